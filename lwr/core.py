@@ -1,0 +1,84 @@
+"""``LwrApp``: the server's objects built from ``server.ini``'s ``[app:main]`` (spec §1.1)."""
+import logging
+import os
+
+from lwr.locks import LockManager
+from lwr.manager_factory import build_managers
+
+__all__ = ["LwrApp", "DEFAULT_PRIVATE_KEY"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRIVATE_KEY = None
+DEFAULT_STAGING_DIRECTORY = "lwr_staging"
+DEFAULT_PERSISTENCE_DIRECTORY = "persisted_data"
+
+
+class LwrApp:
+    """Holds managers, file cache, authorizer and message-queue binding; knows nothing of HTTP."""
+
+    def __init__(self, global_conf=None, **conf):
+        conf = {k: v for k, v in conf.items() if v is not None}
+        self.config = conf
+        self.global_conf = global_conf or {}
+        self.staging_directory = os.path.abspath(conf.get("staging_directory", DEFAULT_STAGING_DIRECTORY))
+        self.private_key = conf.get("private_key") or DEFAULT_PRIVATE_KEY
+        self.persistence_directory = os.path.abspath(
+            conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
+        os.makedirs(self.persistence_directory, exist_ok=True)
+        self.lock_manager = LockManager()
+        self.authorizer = self._build_authorizer(conf)
+        self.object_store = None
+        if conf.get("object_store_config_file"):
+            # The object-store routes of 0.2.0 wrap Galaxy's own object store classes; this
+            # release does not serve them, and silently ignoring the option would mislead.
+            raise ValueError("object_store_config_file is set, but this LWR release does not serve "
+                             "the object-store routes; remove the option from server.ini")
+        self.dependency_manager = self._build_dependency_manager(conf)
+        self.job_metrics = self._build_job_metrics(conf)
+        self.managers = build_managers(self, conf)
+        self.file_cache = self._build_file_cache(conf)
+        self.message_queue_binding = None
+        if conf.get("message_queue_url"):
+            from lwr.messaging import bind_app
+            self.message_queue_binding = bind_app(self, conf["message_queue_url"], conf)
+
+    @staticmethod
+    def _build_authorizer(conf):
+        from lwr.tools.authorization import get_authorizer
+        tool_configs = conf.get("tool_config_files") or conf.get("tool_config_file")
+        return get_authorizer(tool_configs)
+
+    @staticmethod
+    def _build_dependency_manager(conf):
+        from lwr.tools.deps import DependencyManager
+        resolvers_file = conf.get("dependency_resolvers_config_file", "dependency_resolvers_conf.xml")
+        if not os.path.exists(resolvers_file):
+            resolvers_file = None
+        return DependencyManager(os.path.abspath(conf.get("tool_dependency_dir", "dependencies")),
+                                 resolvers_file)
+
+    @staticmethod
+    def _build_job_metrics(conf):
+        from lwr.managers.util.metrics import JobMetrics
+        return JobMetrics.from_file(conf.get("job_metrics_config_file", "job_metrics_conf.xml"))
+
+    @staticmethod
+    def _build_file_cache(conf):
+        cache_dir = conf.get("file_cache_dir")
+        if not cache_dir:
+            return None
+        from lwr.cache import Cache
+        return Cache(cache_dir)
+
+    def shutdown(self, timeout=None):
+        if self.message_queue_binding is not None:
+            try:
+                self.message_queue_binding.shutdown()
+            except Exception:
+                log.exception("stopping the message queue binding failed")
+        for manager in self.managers.values():
+            try:
+                manager.shutdown(timeout)
+            except Exception:
+                log.exception("shutting down manager %s failed", manager.name)

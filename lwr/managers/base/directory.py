@@ -1,0 +1,183 @@
+"""A job's directory on disk: ``<staging_directory>/<job_id>/`` (spec §2)."""
+import errno
+import os
+import shutil
+import tempfile
+
+from lwr import paths
+from lwr.lwr_client.job_directory import NESTED_TYPES as _CLIENT_NESTED_TYPES
+from lwr.lwr_client.job_directory import TYPE_DIRECTORIES
+from lwr.util import atomic_write_json, read_json
+
+__all__ = ["JobDirectory", "JobExists", "UnknownFileType", "TYPE_DIRECTORIES", "NESTED_TYPES"]
+
+# The layout is shared with the client, which computes it for jobs_directory setups.
+NESTED_TYPES = set(_CLIENT_NESTED_TYPES)
+OUTPUT_TYPES = {"output", "output_workdir", "output_metadata", "output_jobdir"}
+CREATED_SUBDIRS = ("inputs", "working", "outputs", "configs", "tool_files", "metadata")
+
+#: Files LWR keeps at the top of a job directory; clients may not overwrite them.
+RESERVED_NAMES = {
+    "tool_id", "tool_version", "command.sh", "stdout", "stderr", "return_code", "submitted", "pid",
+    "cancelled", "command_line", "external_id", "staging_config", "preprocessed", "running",
+    "final_status", "postprocessed", "launch_config", "job_started", "failure_reason", "launching", "process_start",
+    "jt.json", "job.condor.submit", "job_condor.log",
+}
+
+
+class JobExists(Exception):
+    """Setting up a job whose directory is already there."""
+
+
+class UnknownFileType(ValueError):
+    """An upload or download ``type`` LWR does not know."""
+
+
+class JobDirectory:
+    """Paths and metadata of one job.  Construction validates ``job_id``."""
+
+    def __init__(self, staging_directory: str, job_id: str, lock_manager=None):
+        self.job_id = paths.check_job_id(job_id)
+        self.staging_directory = os.path.abspath(staging_directory)
+        self.path = os.path.join(self.staging_directory, self.job_id)
+        self._lock_manager = lock_manager
+
+    # -- layout -------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Create the job directory with its sub directories, all at once.
+
+        It is built under a hidden temporary name and renamed into place, so a
+        server killed half-way never leaves a job directory missing ``working/``.
+        """
+        os.makedirs(self.staging_directory, exist_ok=True)
+        if os.path.lexists(self.path):
+            raise JobExists("job %s already exists" % self.job_id)
+        tmp = tempfile.mkdtemp(prefix=".setup-%s-" % self.job_id, dir=self.staging_directory)
+        try:
+            os.chmod(tmp, 0o755)
+            for name in CREATED_SUBDIRS:
+                os.mkdir(os.path.join(tmp, name))
+            try:
+                os.rename(tmp, self.path)
+            except OSError as exc:
+                if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise JobExists("job %s already exists" % self.job_id)
+                raise
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def exists(self) -> bool:
+        return os.path.isdir(self.path)
+
+    def delete(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def sub_directory(self, name: str) -> str:
+        return os.path.join(self.path, name) if name else self.path
+
+    def working_directory(self) -> str:
+        return self.sub_directory("working")
+
+    def outputs_directory(self) -> str:
+        return self.sub_directory("outputs")
+
+    def inputs_directory(self) -> str:
+        return self.sub_directory("inputs")
+
+    def configs_directory(self) -> str:
+        return self.sub_directory("configs")
+
+    def tool_files_directory(self) -> str:
+        return self.sub_directory("tool_files")
+
+    def unstructured_files_directory(self) -> str:
+        return self.sub_directory("unstructured")
+
+    def metadata_directory(self) -> str:
+        return self.sub_directory("metadata")
+
+    # -- client file names --------------------------------------------------------------------
+    def calculate_path(self, name: str, input_type: str, create_parents: bool = True) -> str:
+        """Where a file named ``name`` of ``input_type`` lives; refuses any name leaving the job."""
+        if input_type not in TYPE_DIRECTORIES:
+            raise UnknownFileType("unknown file type %r; expected one of %s"
+                                  % (input_type, ", ".join(sorted(TYPE_DIRECTORIES))))
+        name = paths.check_relative_name(name)
+        if input_type not in NESTED_TYPES:
+            name = name.rsplit("/", 1)[-1]
+        directory = self.sub_directory(TYPE_DIRECTORIES[input_type])
+        path = paths.safe_join(directory, name)
+        if input_type in ("jobdir", "output_jobdir") and name.split("/")[0] in RESERVED_NAMES:
+            raise paths.InvalidPath("file name %r is reserved for LWR's own job state" % name)
+        if create_parents:
+            parent = os.path.dirname(path)
+            paths.resolve_inside(parent, self.path)
+            os.makedirs(parent, exist_ok=True)
+        paths.resolve_inside(path, self.path)
+        return path
+
+    def output_path(self, name: str, output_type: str = "output") -> str:
+        """Path of a result file to download (``type`` defaults to ``output``).
+
+        Any type that is not an explicit working/metadata/job-dir type means the
+        outputs directory, as in 0.2.0 (legacy ``direct``).
+        """
+        directory_type = output_type if output_type in OUTPUT_TYPES else "output"
+        return self.calculate_path(name, directory_type, create_parents=False)
+
+    # -- metadata (JSON values in files at the top of the job directory) -----------------------
+    def _metadata_path(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    def store_metadata(self, name: str, value) -> None:
+        atomic_write_json(self._metadata_path(name), value)
+
+    def load_metadata(self, name: str, default=None):
+        try:
+            return read_json(self._metadata_path(name), default)
+        except ValueError:
+            return default
+
+    def has_metadata(self, name: str) -> bool:
+        return os.path.exists(self._metadata_path(name))
+
+    def remove_metadata(self, name: str) -> None:
+        try:
+            os.unlink(self._metadata_path(name))
+        except FileNotFoundError:
+            pass
+
+    def read_text(self, name: str, default: str = "") -> str:
+        """A raw text file of the job directory (stdout, stderr), decoded leniently."""
+        try:
+            with open(self._metadata_path(name), "rb") as handle:
+                return handle.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return default
+
+    # -- listings -----------------------------------------------------------------------------
+    def working_directory_contents(self):
+        return _directory_files(self.working_directory())
+
+    def outputs_directory_contents(self):
+        return _directory_files(self.outputs_directory())
+
+    def metadata_directory_contents(self):
+        return _directory_files(self.metadata_directory())
+
+    def lock(self, name: str = ".state"):
+        if self._lock_manager is None:
+            raise RuntimeError("JobDirectory built without a lock manager")
+        return self._lock_manager.get_lock(self._metadata_path(name))
+
+
+def _directory_files(directory: str):
+    """Relative paths (local separators) of every file below ``directory``."""
+    contents = []
+    if not os.path.isdir(directory):
+        return contents
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            contents.append(os.path.relpath(os.path.join(root, name), directory))
+    return sorted(contents)

@@ -1,0 +1,253 @@
+"""``ExternalBaseManager``: jobs handed to a site's resource manager (spec §3.5).
+
+A subclass knows one scheduler: how to submit a job script (returning the scheduler's id),
+ask for a job's state and cancel it.  This base keeps everything else, in marker files of the
+job directory so a restarted server picks every job up again:
+
+* ``submitted``       the script is being handed to the scheduler (no id yet)
+* ``external_id``     the scheduler's id for the job
+* ``return_code``     written by the job script itself (the tool's exit code)
+* ``cancelled``       cancelled on request
+* ``failure_reason``  why the job failed (walltime/memory kill, scheduler error, ...)
+"""
+import logging
+import os
+import re
+import string
+import threading
+import time
+from typing import Dict, Optional, Tuple
+
+from lwr.managers import status
+from lwr.managers.base import BaseManager, ManagerError
+from lwr.managers.util.cli.job import JobStatus, SchedulerCommandError, UNKNOWN
+
+__all__ = ["ExternalBaseManager", "DEFAULT_JOB_NAME_TEMPLATE", "ManagerError", "SchedulerCommandError"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_JOB_NAME_TEMPLATE = "lwr_$job_id"
+_JOB_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+class ExternalBaseManager(BaseManager):
+    """Base of the managers that submit to a resource manager (DRMAA, Condor, CLI, PBS).
+
+    Options: ``job_name_template`` (default ``lwr_$job_id``; ``$job_id`` and environment
+    variables are substituted) and ``status_cache_seconds`` (default 1: how long one answer of
+    the scheduler serves repeated status requests for the same job).
+    """
+
+    def __init__(self, name: str, app, **kwds):
+        super().__init__(name, app, **kwds)
+        self.job_name_template = kwds.get("job_name_template") or DEFAULT_JOB_NAME_TEMPLATE
+        try:
+            self.status_cache_seconds = float(kwds.get("status_cache_seconds") or 1.0)
+        except ValueError:
+            raise ValueError("status_cache_seconds must be a number of seconds, not %r"
+                             % kwds.get("status_cache_seconds")) from None
+        self._external_ids: Dict[str, str] = {}
+        self._last_status: Dict[str, Tuple[float, JobStatus]] = {}
+        self._ids_lock = threading.Lock()
+
+    # -- what a scheduler-specific subclass provides ------------------------------------------
+    def _submit(self, job_id: str, script_path: str, submit_params: dict) -> str:
+        """Hand ``script_path`` to the scheduler; return its job id.  Raise ManagerError
+        (with what the scheduler printed) when it refuses."""
+        raise NotImplementedError
+
+    def _scheduler_status(self, job_id: str, external_id: str) -> JobStatus:
+        """Ask the scheduler; raise SchedulerCommandError when it cannot be asked."""
+        raise NotImplementedError
+
+    def _cancel(self, job_id: str, external_id: str) -> Optional[bool]:
+        """Ask the scheduler to cancel the job; raise SchedulerCommandError (or ManagerError)
+        if it refuses; return False if the scheduler no longer knows the job (it has ended)."""
+        raise NotImplementedError
+
+    def _script_headers(self, job_id: str) -> str:
+        """Scheduler directives placed at the top of ``command.sh``."""
+        return ""
+
+    def _job_ended(self, job_id: str) -> None:
+        """Called once a job reaches a terminal state (e.g. to hand its directory back)."""
+
+    # -- helpers --------------------------------------------------------------------------------
+    def job_name(self, job_id: str) -> str:
+        """The scheduler's name for the job: ``job_name_template`` made safe for headers."""
+        env = dict(os.environ)
+        env["job_id"] = job_id
+        name = string.Template(self.job_name_template).safe_substitute(env)
+        return _JOB_NAME_UNSAFE.sub("_", name)[:200] or "lwr_job"
+
+    def job_file(self, job_id: str, name: str) -> str:
+        return os.path.join(self.job_directory(job_id).path, name)
+
+    def external_id(self, job_id: str) -> Optional[str]:
+        """The scheduler's id for ``job_id`` (memory first, then the ``external_id`` file)."""
+        with self._ids_lock:
+            known = self._external_ids.get(job_id)
+        if known is not None:
+            return known
+        stored = self.job_directory(job_id).load_metadata("external_id")
+        if stored is None:
+            return None
+        with self._ids_lock:
+            self._external_ids[job_id] = str(stored)
+        return str(stored)
+
+    # -- launching ------------------------------------------------------------------------------
+    def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
+               setup_params=None):
+        job_directory = self.job_directory(job_id)
+        with job_directory.lock():
+            if job_directory.has_metadata("cancelled"):
+                return
+            if job_directory.has_metadata("external_id"):
+                raise ManagerError("job %s was already submitted to the scheduler" % job_id)
+        script = self._write_job_script(job_id, command_line, dependencies_description, env,
+                                        headers=self._script_headers(job_id))
+        with job_directory.lock():
+            job_directory.store_metadata("submitted", True)
+        # A failure here propagates: the stateful proxy reports the job failed with its message.
+        external_id = str(self._submit(job_id, script, dict(submit_params or {}))).strip()
+        if not external_id:
+            raise ManagerError("the scheduler returned no job id")
+        with job_directory.lock():
+            job_directory.store_metadata("external_id", external_id)
+            job_directory.remove_metadata("submitted")
+        with self._ids_lock:
+            self._external_ids[job_id] = external_id
+        log.info("job %s submitted as %s %s", job_id, self.manager_type, external_id)
+        if job_directory.has_metadata("cancelled"):
+            # kill() came while the scheduler was still answering the submission
+            try:
+                self._cancel(job_id, external_id)
+            except SchedulerCommandError as exc:
+                log.warning("job %s (%s): cancelling after submission failed: %s", job_id, external_id, exc)
+
+    # -- status ---------------------------------------------------------------------------------
+    def get_status(self, job_id):
+        job_directory = self.job_directory(job_id)
+        if job_directory.has_metadata("cancelled"):
+            return self._ended(job_id, status.CANCELLED)
+        if job_directory.has_metadata("failure_reason"):
+            return self._ended(job_id, status.FAILED)
+        external_id = self.external_id(job_id)
+        if external_id is None:
+            if job_directory.has_metadata("submitted"):
+                return status.QUEUED  # being submitted right now
+            return self._fail(job_id, "LWR has no record of this job's scheduler id")
+        scheduler_status = self._cached_status(job_id, external_id)
+        return self._resolve(job_id, scheduler_status)
+
+    def _cached_status(self, job_id: str, external_id: str) -> JobStatus:
+        now = time.monotonic()
+        with self._ids_lock:
+            cached = self._last_status.get(job_id)
+        if cached is not None and now - cached[0] < self.status_cache_seconds and not cached[1].done:
+            return cached[1]
+        try:
+            found = self._scheduler_status(job_id, external_id)
+        except SchedulerCommandError as exc:
+            # The scheduler could not be asked (ssh down, slurmctld restarting): keep the last
+            # known state rather than failing a job that may well be fine.
+            log.warning("job %s (%s): status unavailable, keeping the last known state: %s",
+                        job_id, external_id, exc)
+            return cached[1] if cached is not None else JobStatus(status.QUEUED)
+        if found.state == UNKNOWN:
+            return cached[1] if cached is not None else JobStatus(status.QUEUED)
+        with self._ids_lock:
+            self._last_status[job_id] = (now, found)
+        return found
+
+    def _resolve(self, job_id: str, found: JobStatus) -> str:
+        """A scheduler status -> the job's LWR status, recording exit code / reason when done."""
+        state, exit_code, reason = found
+        if state in (status.QUEUED, status.RUNNING):
+            return state
+        job_directory = self.job_directory(job_id)
+        if state == status.CANCELLED:
+            return self._ended(job_id, status.CANCELLED)
+        if state == status.FAILED:
+            return self._fail(job_id, reason or "the scheduler reports the job failed")
+        has_code = job_directory.has_metadata("return_code")
+        if state == status.COMPLETE:
+            if not has_code and exit_code is not None:
+                job_directory.store_metadata("return_code", int(exit_code))
+                has_code = True
+            if not has_code:
+                return self._fail(job_id, "the scheduler reports the job finished, but its script "
+                                          "recorded no exit code (it was killed or could not start)")
+            return self._ended(job_id, status.COMPLETE)
+        # LOST: the scheduler has forgotten the job; its own exit-code file decides.
+        if has_code:
+            return self._ended(job_id, status.COMPLETE)
+        return self._fail(job_id, "%s; the job recorded no exit code, so it did not finish normally"
+                          % (reason or "the scheduler no longer knows this job"))
+
+    def _fail(self, job_id: str, reason: str) -> str:
+        job_directory = self.job_directory(job_id)
+        if not job_directory.has_metadata("failure_reason"):
+            job_directory.store_metadata("failure_reason", reason)
+        return self._ended(job_id, status.FAILED)
+
+    def _ended(self, job_id: str, final: str) -> str:
+        try:
+            self._job_ended(job_id)
+        except Exception:
+            log.exception("job %s: clean-up after the end of the job failed", job_id)
+        return final
+
+    def failure_reason(self, job_id):
+        return self.job_directory(job_id).load_metadata("failure_reason")
+
+    # -- cancelling -----------------------------------------------------------------------------
+    def kill(self, job_id):
+        job_directory = self.job_directory(job_id)
+        with job_directory.lock():
+            if job_directory.has_metadata("cancelled"):
+                return
+            # Marked first, so whatever the scheduler reports while the job dies reads cancelled.
+            job_directory.store_metadata("cancelled", True)
+        external_id = self.external_id(job_id)
+        if external_id is None:
+            return  # not submitted yet: launch() sees the marker and does not submit
+        try:
+            accepted = self._cancel(job_id, external_id)
+        except (SchedulerCommandError, ManagerError) as exc:
+            with self._ids_lock:
+                self._last_status.pop(job_id, None)
+            try:
+                current = self._scheduler_status(job_id, external_id)
+            except SchedulerCommandError:
+                current = JobStatus(UNKNOWN)
+            if current.done or current.state == status.LOST:
+                # Already over: no cancellation happened, let the job keep its real outcome.
+                job_directory.remove_metadata("cancelled")
+                log.info("job %s (%s) had already ended when cancelled: %s", job_id, external_id, exc)
+                return
+            job_directory.remove_metadata("cancelled")
+            raise ManagerError("the scheduler did not cancel job %s: %s" % (external_id, exc)) from exc
+        if accepted is False:
+            job_directory.remove_metadata("cancelled")
+            log.info("job %s (%s) had already ended when cancelled", job_id, external_id)
+            return
+        log.info("job %s (%s) cancelled", job_id, external_id)
+
+    # -- restart --------------------------------------------------------------------------------
+    def _recover_active_job(self, job_id):
+        job_directory = self.job_directory(job_id)
+        external_id = self.external_id(job_id)
+        if external_id is not None:
+            log.info("job %s: following scheduler job %s again", job_id, external_id)
+            return
+        if job_directory.has_metadata("submitted") and not job_directory.has_metadata("cancelled"):
+            # LWR died between handing the script over and recording the id.
+            self._fail(job_id, "LWR stopped while submitting this job and did not learn the "
+                               "scheduler's id; it was not submitted again to avoid running it twice")
+
+    def _deactivate_job(self, job_id):
+        with self._ids_lock:
+            self._external_ids.pop(job_id, None)
+            self._last_status.pop(job_id, None)

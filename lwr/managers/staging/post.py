@@ -1,0 +1,50 @@
+"""After the job: push outputs whose actions are remote (remote_copy / remote_transfer) to Galaxy."""
+import json
+import logging
+import os
+
+__all__ = ["postprocess", "needs_postprocess"]
+
+log = logging.getLogger(__name__)
+
+
+def needs_postprocess(staging_config) -> bool:
+    """Only jobs whose action mapper can pick a remote action have anything to push."""
+    if not staging_config or not staging_config.get("action_mapper"):
+        return False
+    return "remote_" in json.dumps(staging_config["action_mapper"])
+
+
+def postprocess(job_directory, staging_config) -> list:
+    """Run the results collector with a server-side collector; return the list of failures."""
+    if not needs_postprocess(staging_config):
+        return []
+    from lwr.lwr_client.action_mapper import FileActionMapper
+    from lwr.lwr_client.staging import ClientOutputs, LwrOutputs
+    from lwr.lwr_client.staging.down import ResultsCollector
+
+    action_mapper = FileActionMapper(config=staging_config["action_mapper"])
+    client_outputs = ClientOutputs.from_dict(staging_config.get("client_outputs") or {})
+    lwr_outputs = LwrOutputs(job_directory.working_directory_contents(),
+                             job_directory.outputs_directory_contents(), os.sep)
+    collector = _ServerOutputCollector(job_directory)
+    results = ResultsCollector(collector, action_mapper, client_outputs, lwr_outputs)
+    return list(results.collect() or [])
+
+
+class _ServerOutputCollector:
+    """Pushes each remotely-staged output from the job directory to where the action says."""
+
+    def __init__(self, job_directory):
+        self.job_directory = job_directory
+
+    def collect_output(self, results_collector, output_type, action, name):
+        if not action.staging_needed or action.staging_action_local:
+            return True  # Galaxy downloads these itself (transfer / copy) or nothing moves (none).
+        name = name or os.path.basename(action.path)
+        path = self.job_directory.calculate_path(name, output_type, create_parents=False)
+        if not os.path.exists(path):
+            raise FileNotFoundError("output %r was not produced by the job" % name)
+        log.debug("pushing %s %s with %s", output_type, name, action.action_type)
+        action.write_from_path(path)
+        return True

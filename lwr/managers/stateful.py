@@ -1,0 +1,374 @@
+"""``StatefulManagerProxy``: durable job life cycle around any manager (spec §4).
+
+The proxy owns the phases the managers know nothing about: remote staging
+before launch, pushing outputs after it, the active-job list that survives a
+restart, and the one terminal status each job ends with.  Its state is kept in
+marker files of the job directory:
+
+* ``launch_config``   the submit request, written before ``submit`` answers OK
+* ``preprocessed``    staging done and the manager accepted the job
+* ``running``         the job was seen running once (fires the callback once)
+* ``final_status``    complete / cancelled / failed / lost, written exactly once
+* ``failure_reason``  why a job failed, appended to its stderr in status responses
+* ``postprocessed``   outputs pushed (or nothing to push)
+"""
+import logging
+import os
+import threading
+import time
+
+from lwr.managers import status
+from lwr.managers.staging import needs_postprocess, postprocess, preprocess
+from lwr.managers.util.job_script import InvalidEnvironment, env_to_statement
+
+__all__ = ["StatefulManagerProxy", "ActiveJobs", "PendingTerminalStatuses", "UnknownJob", "JobStateConflict"]
+
+log = logging.getLogger(__name__)
+
+#: Manager markers showing the manager already accepted a job (so it must not be launched again).
+_LAUNCHED_MARKERS = ("submitted", "command_line", "launching", "pid", "return_code", "external_id",
+                     "cancelled")
+
+
+class UnknownJob(KeyError):
+    """No job directory for this id."""
+
+    def __str__(self):
+        return "unknown job %s" % self.args[0]
+
+
+class JobStateConflict(Exception):
+    """The request does not fit the job's state (e.g. a second submit)."""
+
+
+class ActiveJobs:
+    """Ids of jobs not yet finished: empty files in ``<persistence_directory>/<manager>-active-jobs``."""
+
+    def __init__(self, persistence_directory, manager_name):
+        self.directory = None
+        if persistence_directory:
+            self.directory = os.path.join(persistence_directory, "%s-active-jobs" % manager_name)
+            os.makedirs(self.directory, exist_ok=True)
+
+    def activate(self, job_id):
+        if self.directory:
+            open(os.path.join(self.directory, job_id), "a").close()
+
+    def deactivate(self, job_id):
+        if self.directory:
+            try:
+                os.unlink(os.path.join(self.directory, job_id))
+            except FileNotFoundError:
+                pass
+
+    def active_job_ids(self):
+        if not self.directory:
+            return []
+        return sorted(name for name in os.listdir(self.directory) if not name.startswith("."))
+
+
+# -- message-queue hook (lwr.messaging): terminal statuses not yet confirmed delivered -----------
+class PendingTerminalStatuses(ActiveJobs):
+    """Ids whose terminal status callback is due but not yet confirmed published.
+
+    An empty file ``<persistence_directory>/<manager>-terminal-pending/<job_id>`` is
+    created *before* the job leaves the active list, so a restart between the two
+    never loses the job's one terminal status.  ``lwr.messaging`` removes the entry
+    once the broker confirmed the status; ``clean`` removes it too (HTTP mode).
+    """
+
+    def __init__(self, persistence_directory, manager_name):
+        self.directory = None
+        if persistence_directory:
+            self.directory = os.path.join(persistence_directory, "%s-terminal-pending" % manager_name)
+            os.makedirs(self.directory, exist_ok=True)
+
+    def contains(self, job_id) -> bool:
+        return bool(self.directory) and os.path.exists(os.path.join(self.directory, job_id))
+
+
+class StatefulManagerProxy:
+    """Wraps a manager; every route talks to this object."""
+
+    def __init__(self, proxied_manager, persistence_directory=None, min_polling_interval=None, **kwds):
+        self._proxied_manager = proxied_manager
+        self.name = proxied_manager.name
+        self.min_polling_interval = float(min_polling_interval if min_polling_interval not in (None, "")
+                                          else 0.5)
+        self.active_jobs = ActiveJobs(persistence_directory, self.name)
+        self.terminal_pending = PendingTerminalStatuses(persistence_directory, self.name)  # MQ hook
+        self.state_change_callback = lambda status_, job_id: None
+        self._memory_failures = {}
+        self._postprocessing = set()
+        self._guard = threading.Lock()
+        self._stopping = threading.Event()
+        self._recover()
+        self._monitor = threading.Thread(target=self._monitor_loop, name="lwr-%s-monitor" % self.name,
+                                         daemon=True)
+        self._monitor.start()
+
+    def __getattr__(self, name):
+        return getattr(self._proxied_manager, name)
+
+    @property
+    def proxied_manager(self):
+        return self._proxied_manager
+
+    def set_state_change_callback(self, callback):
+        self.state_change_callback = callback
+
+    # -- job life cycle -----------------------------------------------------------------------
+    def setup_job(self, job_id, tool_id, tool_version):
+        return self._proxied_manager.setup_job(job_id, tool_id, tool_version)
+
+    def _existing_job_directory(self, job_id):
+        job_directory = self._proxied_manager.job_directory(job_id)
+        if not job_directory.exists():
+            raise UnknownJob(job_id)
+        return job_directory
+
+    def handle_remote_staging(self, job_id, staging_config):
+        self._existing_job_directory(job_id).store_metadata("staging_config", staging_config)
+
+    def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
+               setup_params=None):
+        """Record the launch durably, then stage and launch in a thread (answering OK at once)."""
+        job_directory = self._existing_job_directory(job_id)
+        for entry in env or []:
+            env_to_statement(entry)  # raises InvalidEnvironment -> 400 before anything is stored
+        launch_config = {"command_line": command_line, "submit_params": submit_params or {},
+                         "dependencies_description": dependencies_description, "env": list(env or []),
+                         "setup_params": setup_params or {}}
+        with job_directory.lock("status"):
+            if job_directory.has_metadata("launch_config") or job_directory.has_metadata("final_status"):
+                raise JobStateConflict("job %s was already submitted" % job_id)
+            job_directory.store_metadata("launch_config", launch_config)
+            self.active_jobs.activate(job_id)
+        self._launch_in_thread(job_id)
+
+    def _launch_in_thread(self, job_id):
+        thread = threading.Thread(target=self._stage_and_launch, args=(job_id,),
+                                  name="lwr-launch-%s" % job_id, daemon=True)
+        thread.start()
+
+    def _stage_and_launch(self, job_id):
+        job_directory = self._proxied_manager.job_directory(job_id)
+        try:
+            config = job_directory.load_metadata("launch_config") or {}
+            staging_config = job_directory.load_metadata("staging_config") or {}
+            preprocess(job_directory, staging_config.get("setup", []))
+            # Held across the launch so a cancel cannot slip in between the check and the launch.
+            with job_directory.lock("status"):
+                if job_directory.has_metadata("final_status"):
+                    return  # cancelled while staging
+                self._proxied_manager.launch(
+                    job_id, config.get("command_line"), config.get("submit_params") or {},
+                    dependencies_description=config.get("dependencies_description"),
+                    env=config.get("env") or [])
+                job_directory.store_metadata("preprocessed", True)
+        except Exception as exc:
+            if not job_directory.exists():
+                return
+            log.exception("job %s: staging or launch failed", job_id)
+            self._finish(job_directory, status.FAILED, "LWR could not launch the job: %s" % exc)
+
+    def get_status(self, job_id):
+        job_directory = self._existing_job_directory(job_id)
+        with job_directory.lock("status"):
+            if job_id in self._memory_failures:
+                return status.FAILED
+            final_status = job_directory.load_metadata("final_status")
+            if final_status:
+                if final_status == status.COMPLETE and not job_directory.has_metadata("postprocessed"):
+                    return status.POSTPROCESSING
+                return final_status
+            if not job_directory.has_metadata("preprocessed"):
+                return status.PREPROCESSING
+            manager_status = self._proxied_manager.get_status(job_id)
+            if manager_status == status.RUNNING and not job_directory.has_metadata("running"):
+                job_directory.store_metadata("running", True)
+                self._callback(status.RUNNING, job_id)
+            if not status.is_job_done(manager_status):
+                return manager_status
+            reason = None
+            if manager_status in (status.FAILED, status.LOST):
+                reason = self._proxied_manager.failure_reason(job_id)
+            return self._finish(job_directory, manager_status, reason)
+
+    def _finish(self, job_directory, final_status, reason=None):
+        """Record the job's one terminal status; start pushing outputs if it completed."""
+        job_id = job_directory.job_id
+        with job_directory.lock("status"):
+            if job_directory.has_metadata("final_status"):
+                return self.get_status(job_id)
+            if reason:
+                job_directory.store_metadata("failure_reason", reason)
+            job_directory.store_metadata("final_status", final_status)
+            self._proxied_manager._deactivate_job(job_id)
+            if final_status != status.COMPLETE:
+                if final_status != status.CANCELLED:
+                    self.terminal_pending.activate(job_id)  # MQ hook
+                self.active_jobs.deactivate(job_id)
+                if final_status != status.CANCELLED:
+                    self._callback(final_status, job_id)
+                return final_status
+            staging_config = job_directory.load_metadata("staging_config") or {}
+            if not needs_postprocess(staging_config):
+                job_directory.store_metadata("postprocessed", True)
+                self.terminal_pending.activate(job_id)  # MQ hook
+                self.active_jobs.deactivate(job_id)
+                self._callback(status.COMPLETE, job_id)
+                return status.COMPLETE
+            self._postprocess_in_thread(job_id)
+            return status.POSTPROCESSING
+
+    def _postprocess_in_thread(self, job_id):
+        with self._guard:
+            if job_id in self._postprocessing:
+                return
+            self._postprocessing.add(job_id)
+        thread = threading.Thread(target=self._postprocess, args=(job_id,),
+                                  name="lwr-postprocess-%s" % job_id, daemon=True)
+        thread.start()
+
+    def _postprocess(self, job_id):
+        job_directory = self._proxied_manager.job_directory(job_id)
+        try:
+            staging_config = job_directory.load_metadata("staging_config") or {}
+            failures = postprocess(job_directory, staging_config)
+        except Exception as exc:
+            log.exception("job %s: staging outputs failed", job_id)
+            failures = [exc]
+        finally:
+            with self._guard:
+                self._postprocessing.discard(job_id)
+        if not job_directory.exists():
+            return
+        with job_directory.lock("status"):
+            if failures:
+                reason = "LWR could not send the job's outputs back: %s" % "; ".join(map(str, failures))
+                job_directory.store_metadata("failure_reason", reason)
+                job_directory.store_metadata("final_status", status.FAILED)
+            job_directory.store_metadata("postprocessed", True)
+            self.terminal_pending.activate(job_id)  # MQ hook
+            self.active_jobs.deactivate(job_id)
+            self._callback(status.FAILED if failures else status.COMPLETE, job_id)
+
+    def record_failure(self, job_id, reason):
+        """A request-level failure (disk full during an upload) makes the job ``failed``.
+
+        Kept in memory too, since writing a marker on a full disk may itself fail.
+        """
+        self._memory_failures[job_id] = reason
+        job_directory = self._proxied_manager.job_directory(job_id)
+        try:
+            with job_directory.lock("status"):
+                job_directory.store_metadata("failure_reason", reason)
+                job_directory.store_metadata("final_status", status.FAILED)
+            self.active_jobs.deactivate(job_id)
+        except OSError:
+            log.warning("job %s: could not record failure on disk: %s", job_id, reason)
+
+    def failure_reason(self, job_id):
+        if job_id in self._memory_failures:
+            return self._memory_failures[job_id]
+        return self._proxied_manager.job_directory(job_id).load_metadata("failure_reason")
+
+    def kill(self, job_id):
+        job_directory = self._existing_job_directory(job_id)
+        with job_directory.lock("status"):
+            if job_directory.has_metadata("final_status"):
+                return
+            launched = job_directory.has_metadata("preprocessed") or any(
+                job_directory.has_metadata(m) for m in _LAUNCHED_MARKERS)
+            if not launched:
+                self._finish(job_directory, status.CANCELLED)
+                return
+        self._proxied_manager.kill(job_id)
+        self.get_status(job_id)
+
+    def clean(self, job_id):
+        job_directory = self._existing_job_directory(job_id)
+        try:
+            if not job_directory.has_metadata("final_status") and job_directory.has_metadata("launch_config"):
+                self.kill(job_id)
+        except Exception:
+            log.exception("job %s: kill before clean failed", job_id)
+        self.active_jobs.deactivate(job_id)
+        self.terminal_pending.deactivate(job_id)  # MQ hook
+        self._memory_failures.pop(job_id, None)
+        self._proxied_manager._deactivate_job(job_id)
+        self._proxied_manager.clean(job_id)
+
+    # -- message-queue hook: terminal statuses awaiting confirmed publication ------------------
+    def terminal_status_pending_job_ids(self):
+        """Jobs whose terminal status callback fired (or was due) but was not confirmed published."""
+        return self.terminal_pending.active_job_ids()
+
+    def terminal_status_pending(self, job_id) -> bool:
+        return self.terminal_pending.contains(job_id)
+
+    def confirm_terminal_status(self, job_id):
+        """The job's terminal status reached its consumer; stop offering it after restarts."""
+        self.terminal_pending.deactivate(job_id)
+
+    def _callback(self, new_status, job_id):
+        try:
+            self.state_change_callback(new_status, job_id)
+        except Exception:
+            log.exception("job %s: status callback for %s failed", job_id, new_status)
+
+    # -- restart and monitoring ---------------------------------------------------------------
+    def _recover(self):
+        for job_id in self.active_jobs.active_job_ids():
+            try:
+                self._recover_job(job_id)
+            except Exception:
+                log.exception("job %s: recovery failed", job_id)
+
+    def _recover_job(self, job_id):
+        job_directory = self._proxied_manager.job_directory(job_id)
+        if not job_directory.exists():
+            self.active_jobs.deactivate(job_id)
+            return
+        final_status = job_directory.load_metadata("final_status")
+        if final_status:
+            if final_status == status.COMPLETE and not job_directory.has_metadata("postprocessed"):
+                self._postprocess_in_thread(job_id)
+            else:
+                self.active_jobs.deactivate(job_id)
+            return
+        if job_directory.has_metadata("preprocessed"):
+            self._proxied_manager._recover_active_job(job_id)
+        elif any(job_directory.has_metadata(m) for m in _LAUNCHED_MARKERS):
+            # Died after the manager accepted the job but before "preprocessed" was written.
+            job_directory.store_metadata("preprocessed", True)
+            self._proxied_manager._recover_active_job(job_id)
+        elif job_directory.has_metadata("launch_config"):
+            log.info("job %s: staging was interrupted by a restart; starting it again", job_id)
+            self._launch_in_thread(job_id)
+        else:
+            self.active_jobs.deactivate(job_id)
+
+    def _monitor_loop(self):
+        """Drive every active job's transitions even when no client polls (MQ mode, outputs push)."""
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            for job_id in self.active_jobs.active_job_ids():
+                if self._stopping.is_set():
+                    return
+                try:
+                    self.get_status(job_id)
+                except UnknownJob:
+                    self.active_jobs.deactivate(job_id)
+                except Exception:
+                    log.exception("job %s: status check failed", job_id)
+            self._stopping.wait(max(self.min_polling_interval - (time.monotonic() - started), 0.05))
+
+    def shutdown(self, timeout=None):
+        self._stopping.set()
+        self._monitor.join(timeout if timeout is not None else 5)
+        self._proxied_manager.shutdown(timeout)
+
+
+__all__ += ["InvalidEnvironment"]

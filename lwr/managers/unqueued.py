@@ -1,0 +1,188 @@
+"""``unqueued``: run each job at once as a local process (spec §3.4).
+
+Job state lives in marker files of the job directory so that a restarted
+server can tell, for every job, whether it is waiting, running or done:
+
+* ``submitted``      accepted, not started (``command_line`` kept while queued)
+* ``launching``      a worker is starting the process right now
+* ``pid``            the process (pid + start time) is running
+* ``return_code``    written by the job script itself (the tool's exit code)
+* ``cancelled``      killed on request
+* ``failure_reason`` ended abnormally; the text is shown to the client
+"""
+import logging
+import os
+import threading
+
+from lwr.managers import status
+from lwr.managers.base import BaseManager
+from lwr.managers.util.process import ProcessHandle, ProcessOps
+
+__all__ = ["Manager"]
+
+log = logging.getLogger(__name__)
+
+
+class Manager(BaseManager):
+    """Runs every launched job immediately, each in its own process."""
+
+    manager_type = "unqueued"
+
+    def __init__(self, name, app, process_ops=None, **kwds):
+        super().__init__(name, app, **kwds)
+        self.process_ops = process_ops or ProcessOps()
+
+    # -- launching ----------------------------------------------------------------------------
+    def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
+               setup_params=None):
+        script = self._write_job_script(job_id, command_line, dependencies_description, env)
+        job_directory = self.job_directory(job_id)
+        with job_directory.lock():
+            job_directory.store_metadata("submitted", "true")
+        self._start(job_id, script)
+
+    def _start(self, job_id, script):
+        self._run_job(job_id, script, wait_in_thread=True)
+
+    def _script_path(self, job_id):
+        return os.path.join(self.job_directory(job_id).path, "command.sh")
+
+    def _run_job(self, job_id, script, wait_in_thread):
+        """Start the job's process unless it was cancelled; record its identity first thing."""
+        job_directory = self.job_directory(job_id)
+        with job_directory.lock():
+            if job_directory.has_metadata("cancelled") or not job_directory.exists():
+                job_directory.remove_metadata("submitted")
+                return
+            # Marker order matters for a restart at any instant: "launching" with "command_line"
+            # still present means the process was certainly not started yet.
+            job_directory.store_metadata("launching", "true")
+            job_directory.remove_metadata("submitted")
+            job_directory.remove_metadata("command_line")
+            try:
+                handle = self.process_ops.spawn(script, job_directory.working_directory(),
+                                                os.path.join(job_directory.path, "stdout"),
+                                                os.path.join(job_directory.path, "stderr"))
+            except OSError as exc:
+                job_directory.store_metadata("failure_reason", "could not start the job: %s" % exc)
+                job_directory.remove_metadata("launching")
+                return
+            job_directory.store_metadata("pid", handle.to_dict())
+            job_directory.remove_metadata("launching")
+        if wait_in_thread:
+            self._monitor_in_thread(job_id, handle)
+        else:
+            self._wait_and_finish(job_id, handle)
+
+    def _monitor_in_thread(self, job_id, handle):
+        thread = threading.Thread(target=self._wait_and_finish, args=(job_id, handle),
+                                  name="lwr-monitor-%s" % job_id, daemon=True)
+        thread.start()
+
+    def _wait_and_finish(self, job_id, handle: ProcessHandle):
+        try:
+            exit_status = self.process_ops.wait(handle)
+        except Exception:  # never leave a job reading "running" forever
+            log.exception("waiting for job %s failed", job_id)
+            exit_status = None
+        self._finish(job_id, exit_status, handle)
+
+    def _finish(self, job_id, exit_status, handle):
+        job_directory = self.job_directory(job_id)
+        with job_directory.lock():
+            if not job_directory.exists():
+                return
+            cancelled = job_directory.has_metadata("cancelled")
+            if not cancelled and not job_directory.has_metadata("return_code"):
+                # The script writes the tool's exit code itself; only a killed script does not.
+                if exit_status is not None:
+                    job_directory.store_metadata("return_code", exit_status)
+                    if exit_status < 0:
+                        job_directory.store_metadata(
+                            "failure_reason", "the job was killed by signal %d" % -exit_status)
+                else:
+                    job_directory.store_metadata(
+                        "failure_reason",
+                        "the job's process (pid %d) ended without recording an exit code; it was "
+                        "probably killed while LWR was not running" % handle.pid)
+            for marker in ("pid", "launching", "submitted", "command_line"):
+                job_directory.remove_metadata(marker)
+
+    # -- status and control -------------------------------------------------------------------
+    def get_status(self, job_id):
+        job_directory = self.job_directory(job_id)
+        with job_directory.lock():
+            if job_directory.has_metadata("cancelled"):
+                return status.CANCELLED
+            if job_directory.has_metadata("pid") or job_directory.has_metadata("launching"):
+                return status.RUNNING
+            if job_directory.has_metadata("failure_reason"):
+                return status.FAILED
+            if job_directory.has_metadata("submitted"):
+                return status.QUEUED
+            return status.COMPLETE
+
+    def failure_reason(self, job_id):
+        return self.job_directory(job_id).load_metadata("failure_reason")
+
+    def kill(self, job_id):
+        job_directory = self.job_directory(job_id)
+        with job_directory.lock():
+            if self.get_status(job_id) not in (status.QUEUED, status.RUNNING):
+                return
+            job_directory.store_metadata("cancelled", "true")
+            job_directory.remove_metadata("submitted")
+            pid = job_directory.load_metadata("pid")
+        if pid is not None:
+            self.process_ops.kill_tree(ProcessHandle.from_dict(pid))
+
+    # -- restart ------------------------------------------------------------------------------
+    def _recover_active_job(self, job_id):
+        job_directory = self.job_directory(job_id)
+        with job_directory.lock():
+            pid = job_directory.load_metadata("pid")
+            launching = job_directory.has_metadata("launching")
+            not_started = job_directory.has_metadata("command_line") or job_directory.has_metadata("submitted")
+            if pid is not None:
+                # Killed after the pid was recorded: the start-up markers are stale.
+                job_directory.remove_metadata("launching")
+                job_directory.remove_metadata("submitted")
+            elif launching and not_started:
+                job_directory.remove_metadata("launching")  # killed before the process started
+                job_directory.store_metadata("submitted", "true")
+        if pid is not None:
+            handle = ProcessHandle.from_dict(pid)
+            if self.process_ops.is_alive(handle):
+                log.info("job %s: re-attached to its running process %d", job_id, handle.pid)
+                self._monitor_in_thread(job_id, handle)
+            else:
+                self._finish(job_id, None, handle)
+        elif launching and not not_started:
+            self._recover_launching(job_id)
+        elif not_started:
+            self._start(job_id, self._script_path(job_id))
+
+    def _recover_launching(self, job_id):
+        """LWR died while starting this job: find the process, or report the job lost."""
+        job_directory = self.job_directory(job_id)
+        handle = self.process_ops.find_script_process(self._script_path(job_id))
+        never_ran = False
+        with job_directory.lock():
+            job_directory.remove_metadata("launching")
+            if handle is not None:
+                job_directory.store_metadata("pid", handle.to_dict())
+            elif job_directory.has_metadata("return_code"):
+                pass  # it ran to the end while LWR was down
+            elif not job_directory.has_metadata("job_started"):
+                # The script's first command never ran: the process was never started.
+                never_ran = True
+                job_directory.store_metadata("submitted", "true")
+            else:
+                job_directory.store_metadata(
+                    "failure_reason",
+                    "LWR stopped while starting this job; the job started but its process cannot "
+                    "be found and it recorded no exit code, so it was not started again")
+        if handle is not None:
+            self._monitor_in_thread(job_id, handle)
+        elif never_ran:
+            self._start(job_id, self._script_path(job_id))

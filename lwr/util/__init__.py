@@ -1,0 +1,84 @@
+"""Small helpers shared by the server: atomic file writes and streaming copies."""
+import json
+import os
+import threading
+
+__all__ = ["atomic_write", "atomic_write_json", "read_json", "copy_stream", "CHUNK_SIZE", "asbool"]
+
+#: Size of every streaming read and write: large enough for loopback speed, small enough for RSS.
+CHUNK_SIZE = 1024 * 1024
+
+
+def atomic_write(path: str, data, mode: int = 0o644) -> None:
+    """Write ``data`` (bytes or str) to a temporary name beside ``path`` and rename it into place.
+
+    A reader never sees a half-written file, and a process killed mid-write
+    leaves the old contents (or nothing) under ``path``.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    directory, name = os.path.split(path)
+    # Unique per process and thread, so concurrent writers never share a temporary file.
+    tmp = os.path.join(directory, ".%s.%d.%d.tmp" % (name, os.getpid(), threading.get_ident()))
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def atomic_write_json(path: str, value) -> None:
+    atomic_write(path, json.dumps(value))
+
+
+def read_json(path: str, default=None):
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except FileNotFoundError:
+        return default
+
+
+def copy_stream(source, destination, length=None) -> int:
+    """Copy a readable stream into a writable one in ``CHUNK_SIZE`` pieces; return bytes copied.
+
+    With ``length`` set, stop after that many bytes and raise ``EOFError`` if the
+    source ends early (a client that disconnected mid-upload).
+    """
+    copied = 0
+    while length is None or copied < length:
+        want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - copied)
+        chunk = source.read(want)
+        if not chunk:
+            if length is not None:
+                raise EOFError("request body ended after %d of %d bytes" % (copied, length))
+            break
+        destination.write(chunk)
+        copied += len(chunk)
+    return copied
+
+
+def asbool(value, default=False) -> bool:
+    """Parse an ini-style boolean ("true", "False", "1", "no"...); ``None`` gives ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1", "y", "t"):
+        return True
+    if text in ("false", "no", "off", "0", "n", "f", "", "none"):
+        return False
+    raise ValueError("not a boolean: %r" % value)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

@@ -1,0 +1,195 @@
+"""A small routing WSGI framework: route table, parameter binding, JSON errors (spec §1.1–1.2)."""
+import errno
+import hmac
+import inspect
+import json
+import logging
+import re
+
+from webob import Request, Response
+
+from lwr.paths import InvalidPath
+
+__all__ = ["RoutingApp", "route", "HttpError", "json_error", "ROUTES"]
+
+log = logging.getLogger(__name__)
+
+#: Every function decorated with :func:`route`, in declaration order.
+ROUTES = []
+
+#: Argument names filled by the framework, never from the query string.
+APP_ARGUMENTS = ("manager", "file_cache", "object_store", "body", "ip", "environ", "app")
+
+
+class HttpError(Exception):
+    """Raised by a route to answer with ``status`` and a JSON ``{"error": message}`` body."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def json_error(status: int, message: str) -> Response:
+    body = json.dumps({"error": message}).encode("utf-8")
+    return Response(body=body, status=status, content_type="application/json", charset=None)
+
+
+def route(method=None, path=None, response_type="OK"):
+    """Register a function as a route: ``method`` None accepts any method; ``path`` defaults to /<name>."""
+
+    def decorate(func):
+        func.lwr_route = {"method": method, "path": path or "/" + func.__name__,
+                          "response_type": response_type}
+        ROUTES.append(func)
+        return func
+
+    return decorate
+
+
+def _path_regex(template: str):
+    pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    return re.compile("^" + pattern + "$")
+
+
+class RoutingApp:
+    """Dispatches to the first route whose method and anchored path match; binds arguments by name.
+
+    ``exception_map`` turns known exception types into (status, message) so a bad
+    request from the network is a 4xx with a message instead of a 500.
+    """
+
+    def __init__(self, app, routes, exception_map=(), manager_prefix=True):
+        self.app = app
+        self.exception_map = list(exception_map)
+        self.routes = []
+        for func in routes:
+            spec = func.lwr_route
+            self.routes.append((_path_regex(spec["path"]), spec["method"], func, spec["response_type"]))
+            if manager_prefix:
+                self.routes.append((_path_regex("/managers/{manager_name}" + spec["path"]),
+                                    spec["method"], func, spec["response_type"]))
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        try:
+            response = self._handle(request)
+        except HttpError as exc:
+            response = json_error(exc.status, exc.message)
+        return response(environ, start_response)
+
+    def _handle(self, request):
+        # Not request.path_info: servers disagree on PATH_INFO's encoding (Paste decodes UTF-8).
+        path = request.environ.get("PATH_INFO") or "/"
+        path_matched = False
+        for regex, method, func, response_type in self.routes:
+            match = regex.match(path)
+            if not match:
+                continue
+            path_matched = True
+            if method is not None and method != request.method:
+                continue
+            self._check_access(request)
+            return self._call(request, func, response_type, match.groupdict())
+        if path_matched:
+            raise HttpError(405, "method %s is not allowed on %s" % (request.method, path))
+        raise HttpError(404, "no such route: %s" % path)
+
+    def _check_access(self, request):
+        private_key = getattr(self.app, "private_key", None)
+        if not private_key:
+            return
+        given = _query_value(request, "private_key") or _query_value(request, "private_token") or ""
+        if not hmac.compare_digest(given.encode("utf-8"), private_key.encode("utf-8")):
+            raise HttpError(401, "the private_key token is missing or wrong")
+
+    def _call(self, request, func, response_type, path_args):
+        try:
+            kwargs = self._bind(request, func, path_args)
+            result = func(**kwargs)
+        except HttpError:
+            raise
+        except Exception as exc:
+            raise self._translate(exc, request)
+        if isinstance(result, Response):
+            return result
+        if response_type == "json":
+            body = json.dumps(result).encode("utf-8")
+            return Response(body=body, content_type="application/json", charset=None)
+        if response_type == "file":
+            return result  # routes returning files build their own streaming Response
+        return Response(body=b"OK", content_type="text/plain", charset=None)
+
+    def _translate(self, exc, request):
+        for exc_type, status in self.exception_map:
+            if isinstance(exc, exc_type):
+                return HttpError(status, str(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return HttpError(507, "the LWR server is out of disk space: %s" % exc.strerror)
+        log.exception("%s %s failed", request.method, request.environ.get("PATH_INFO"))
+        return HttpError(500, "internal error in LWR: %s: %s" % (type(exc).__name__, exc))
+
+    def _bind(self, request, func, path_args):
+        kwargs = {}
+        parameters = inspect.signature(func).parameters
+        # Long parameters (a Galaxy command line with many staged paths) may exceed the
+        # request-line limit; a client may then send them as a form body instead.
+        form = None if "body" in parameters else _form(request)
+        for name, parameter in parameters.items():
+            if name in APP_ARGUMENTS:
+                kwargs[name] = self._app_argument(name, request, path_args)
+            elif name in path_args:
+                kwargs[name] = path_args[name]
+            else:
+                value = _query_value(request, name)
+                if value is None and form is not None:
+                    value = form.get(name)
+                if value is not None:
+                    kwargs[name] = value
+                elif parameter.default is inspect.Parameter.empty:
+                    raise HttpError(400, "missing required parameter %r" % name)
+        return kwargs
+
+    def _app_argument(self, name, request, path_args):
+        if name == "manager":
+            manager_name = path_args.get("manager_name", "_default_")
+            manager = self.app.managers.get(manager_name)
+            if manager is None:
+                raise HttpError(404, "unknown manager %r" % manager_name)
+            return manager
+        if name == "ip":
+            forwarded = request.environ.get("HTTP_X_FORWARDED_FOR")
+            if forwarded:
+                return forwarded.split(",")[-1].strip()
+            return request.environ.get("REMOTE_ADDR")
+        if name == "body":
+            return request.environ
+        if name == "environ":
+            return request.environ
+        if name == "app":
+            return self.app
+        return getattr(self.app, name, None)
+
+
+MAX_FORM_BODY = 16 * 1024 * 1024
+
+
+def _form(request):
+    if request.content_type != "application/x-www-form-urlencoded" or request.method not in ("POST", "PUT"):
+        return None
+    if (request.content_length or 0) > MAX_FORM_BODY:
+        raise HttpError(413, "form body larger than %d bytes" % MAX_FORM_BODY)
+    try:
+        return request.POST
+    except UnicodeDecodeError:
+        raise HttpError(400, "the form body is not valid UTF-8")
+
+
+def _query_value(request, name):
+    try:
+        return request.GET.get(name)
+    except UnicodeDecodeError:
+        raise HttpError(400, "the query string is not valid UTF-8")
+
+
+_ = InvalidPath

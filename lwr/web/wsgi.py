@@ -1,0 +1,60 @@
+"""The WSGI application Paste loads: ``paste.app_factory = lwr.web.wsgi:app_factory``."""
+import atexit
+import logging
+
+from lwr.core import LwrApp
+from lwr.managers.base.directory import JobExists, UnknownFileType
+from lwr.managers.stateful import JobStateConflict, UnknownJob
+from lwr.managers.util.job_script import InvalidEnvironment
+from lwr.paths import InvalidPath
+from lwr.web import routes
+from lwr.web.access_log import AccessLogMiddleware
+from lwr.web.framework import ROUTES, RoutingApp
+
+__all__ = ["app_factory", "LwrWebApp", "EXCEPTION_STATUS"]
+
+log = logging.getLogger(__name__)
+
+
+def _authorization_error():
+    from lwr.tools.authorization import AuthorizationError
+    return AuthorizationError
+
+
+#: Exceptions from managers and path checks -> HTTP status (the message is the exception text).
+EXCEPTION_STATUS = [
+    (InvalidPath, 400),
+    (UnknownFileType, 400),
+    (InvalidEnvironment, 400),
+    (UnknownJob, 404),
+    (JobExists, 409),
+    (JobStateConflict, 409),
+]
+
+
+def exception_map():
+    from lwr.tools.deps import InvalidDependencies
+    return EXCEPTION_STATUS + [(_authorization_error(), 403), (InvalidDependencies, 400)]
+
+
+class LwrWebApp(RoutingApp):
+    """Routes bound to an :class:`LwrApp`; unknown attributes are the LwrApp's."""
+
+    def __init__(self, lwr_app):
+        assert routes  # the routes module registers the route functions on import
+        super().__init__(lwr_app, ROUTES, exception_map())
+        self.lwr_app = lwr_app
+
+    def __getattr__(self, name):
+        return getattr(self.lwr_app, name)
+
+    def shutdown(self):
+        self.lwr_app.shutdown()
+
+
+def app_factory(global_conf, **local_conf):
+    """PasteDeploy entry point: build the app from ``[app:main]`` options (all strings)."""
+    lwr_app = LwrApp(global_conf=global_conf, **local_conf)
+    webapp = LwrWebApp(lwr_app)
+    atexit.register(webapp.shutdown)
+    return AccessLogMiddleware(webapp)
