@@ -1,0 +1,224 @@
+"""What both transports share: retry policy, error messages, token masking, atomic downloads."""
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+import uuid
+
+from lwr.lwr_client.exceptions import ServerRefusedToken, ServerUnavailable, TransportError
+
+__all__ = [
+    "Transport",
+    "BLOCK_SIZE",
+    "RetryPolicy",
+    "mask_url",
+    "http_error",
+    "connection_error",
+    "is_transient_status",
+    "AtomicDownload",
+    "MultipartFile",
+]
+
+log = logging.getLogger(__name__)
+
+#: Read/write block for streaming bodies: big enough for loopback speed, small enough for memory.
+BLOCK_SIZE = 1024 * 1024
+#: Longest error body kept for a message.
+MAX_ERROR_BODY = 64 * 1024
+
+_TOKEN_PARAM = re.compile(r"((?:^|[?&])(?:private_key|private_token)=)[^&#]*")
+_USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
+# 501 / 505 / 507 are server answers that will not change on retry.
+_PERMANENT_5XX = (501, 505, 507)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any token (``private_key=`` query value or ``TOKEN@`` userinfo) replaced by ``***``.
+
+    >>> mask_url("http://h:1/jobs?job_id=3&private_key=secret")
+    'http://h:1/jobs?job_id=3&private_key=***'
+    >>> mask_url("https://secret@h/")
+    'https://***@h/'
+    """
+    if not url:
+        return url
+    url = _TOKEN_PARAM.sub(r"\1***", url)
+    return _USERINFO.sub(r"\1***@", url)
+
+
+def is_transient_status(status: int) -> bool:
+    """408, 429 and 5xx (except 501/505/507) may succeed when retried."""
+    return status in (408, 429) or (500 <= status < 600 and status not in _PERMANENT_5XX)
+
+
+def _server_message(body: bytes) -> str:
+    text = (body or b"")[:MAX_ERROR_BODY].decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("error"):
+        return str(parsed["error"])
+    text = text.strip()
+    return text[:500] if text else ""
+
+
+def http_error(method: str, url: str, status: int, reason: str, body: bytes) -> TransportError:
+    """The exception for an HTTP error response, naming the status and the server's message."""
+    masked = mask_url(url)
+    message = _server_message(body)
+    if status == 401:
+        return ServerRefusedToken(
+            "the LWR server refused the token (HTTP 401) for %s %s%s"
+            % (method, masked, ": %s" % message if message else ""),
+            status=status, url=masked, method=method, server_message=message)
+    text = "%s %s failed: HTTP %d %s" % (method, masked, status, reason or "")
+    if message:
+        text = "%s: %s" % (text.rstrip(), message)
+    return TransportError(text.rstrip(), status=status, url=masked, method=method,
+                          server_message=message, transient=is_transient_status(status))
+
+
+def connection_error(method: str, url: str, cause, transient: bool = True) -> TransportError:
+    masked = mask_url(url)
+    error = TransportError("%s %s failed: %s" % (method, masked, cause), url=masked, method=method,
+                           transient=transient)
+    error.reason = str(cause)
+    return error
+
+
+class RetryPolicy:
+    """Retry transient failures ``attempts`` times in all, sleeping ``delay * factor**n`` between.
+
+    Permanent errors (4xx other than 408/429, TLS failures, local I/O errors)
+    are raised at once.  When every attempt failed without a response the
+    error is a :class:`ServerUnavailable` naming the (masked) URL.
+    """
+
+    def __init__(self, attempts: int = 5, delay: float = 0.1, factor: float = 2.0, max_delay: float = 2.0,
+                 sleep=time.sleep):
+        self.attempts = max(1, int(attempts))
+        self.delay = delay
+        self.factor = factor
+        self.max_delay = max_delay
+        self.sleep = sleep
+
+    @classmethod
+    def from_environ(cls, environ=os.environ) -> "RetryPolicy":
+        attempts = environ.get("LWR_CLIENT_RETRIES")
+        delay = environ.get("LWR_CLIENT_RETRY_DELAY")
+        return cls(attempts=int(attempts) if attempts else 5, delay=float(delay) if delay else 0.1)
+
+    def call(self, func, method: str, url: str):
+        last = None
+        for attempt in range(self.attempts):
+            try:
+                return func()
+            except TransportError as exc:
+                if not exc.transient:
+                    raise
+                last = exc
+            if attempt + 1 < self.attempts:
+                pause = min(self.max_delay, self.delay * (self.factor ** attempt))
+                log.debug("retrying %s %s in %.2fs after: %s", method, mask_url(url), pause, last)
+                self.sleep(pause)
+        if last.status is None:
+            raise ServerUnavailable(
+                "LWR server not reachable at %s after %d attempts: %s"
+                % (mask_url(url), self.attempts, getattr(last, "reason", last)), url=last.url, method=method,
+                transient=True)
+        raise TransportError("%s (gave up after %d attempts)" % (last, self.attempts), status=last.status,
+                             url=last.url, method=method, server_message=last.server_message,
+                             transient=True)
+
+
+class AtomicDownload:
+    """A temporary file beside ``path`` that becomes ``path`` only on :meth:`commit`.
+
+    An interrupted or failed download never leaves a partial file under the
+    final name (the temporary is removed on :meth:`discard`).
+    """
+
+    def __init__(self, path: str):
+        self.path = os.path.abspath(path)
+        directory = os.path.dirname(self.path)
+        os.makedirs(directory, exist_ok=True)
+        fd, self.tmp_path = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path)[:100],
+                                             suffix=".part")
+        self.handle = os.fdopen(fd, "wb")
+
+    def write(self, data) -> int:
+        return self.handle.write(data)
+
+    def commit(self) -> None:
+        self.handle.close()
+        os.replace(self.tmp_path, self.path)
+
+    def discard(self) -> None:
+        try:
+            self.handle.close()
+        finally:
+            try:
+                os.unlink(self.tmp_path)
+            except OSError:
+                pass
+
+    def read_error_body(self) -> bytes:
+        """The (small) body written so far, for an error message; then discard the file."""
+        try:
+            self.handle.flush()
+            with open(self.tmp_path, "rb") as handle:
+                return handle.read(MAX_ERROR_BODY)
+        finally:
+            self.discard()
+
+
+class MultipartFile:
+    """A ``multipart/form-data`` body with one file field, streamed with a known length."""
+
+    def __init__(self, path: str, field: str = "file"):
+        self.path = path
+        self.boundary = "lwr-%s" % uuid.uuid4().hex
+        filename = os.path.basename(path).replace('"', "_").replace("\r", "_").replace("\n", "_")
+        self.head = ("--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                     "Content-Type: application/octet-stream\r\n\r\n"
+                     % (self.boundary, field, filename)).encode("utf-8")
+        self.tail = ("\r\n--%s--\r\n" % self.boundary).encode("ascii")
+        self.length = len(self.head) + os.path.getsize(path) + len(self.tail)
+
+    @property
+    def content_type(self) -> str:
+        return "multipart/form-data; boundary=%s" % self.boundary
+
+    def chunks(self):
+        yield self.head
+        with open(self.path, "rb") as handle:
+            while True:
+                block = handle.read(BLOCK_SIZE)
+                if not block:
+                    break
+                yield block
+        yield self.tail
+
+
+class Transport:
+    """What both transports expose; subclasses implement ``_execute_once`` (one attempt)."""
+
+    retry = None
+
+    def execute(self, url, method=None, data=None, input_path=None, output_path=None,
+                content_type="application/octet-stream"):
+        """Body bytes of the response, or ``output_path`` once the body is stored there."""
+        if method is None:
+            method = "POST" if (data is not None or input_path is not None) else "GET"
+        return self.retry.call(lambda: self._execute_once(url, method, data, input_path, output_path,
+                                                          content_type),
+                               method, url)
+
+    def get_file(self, url: str, path: str) -> str:
+        return self.execute(url, method="GET", output_path=path)
+
+    def _execute_once(self, url, method, data, input_path, output_path, content_type):  # pragma: no cover
+        raise NotImplementedError

@@ -1,0 +1,129 @@
+"""The default transport: the standard library's ``urllib``, streaming both ways."""
+import http.client
+import os
+import socket
+import ssl
+import urllib.error
+import urllib.request
+
+from lwr.lwr_client.transport.base import (
+    BLOCK_SIZE,
+    AtomicDownload,
+    MultipartFile,
+    RetryPolicy,
+    Transport,
+    connection_error,
+    http_error,
+)
+
+__all__ = ["UrllibTransport", "Urllib2Transport"]
+
+DEFAULT_TIMEOUT = 600.0
+
+
+def _file_chunks(path: str):
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(BLOCK_SIZE)
+            if not block:
+                return
+            yield block
+
+
+def ssl_verify_default(environ=os.environ) -> bool:
+    return environ.get("LWR_SSL_VERIFY", "1").lower() not in ("0", "false", "no")
+
+
+class UrllibTransport(Transport):
+    """``execute(url, method, data, input_path, output_path)`` over ``urllib.request``.
+
+    Uploads are sent in ``BLOCK_SIZE`` pieces with an explicit Content-Length
+    (``urllib`` would otherwise send a file body chunked); downloads are read
+    with ``readinto`` into a temporary file renamed on success.
+    """
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None):
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy.from_environ()
+        if ssl_verify is None:
+            ssl_verify = ssl_verify_default()
+        context = ssl.create_default_context() if ssl_verify else ssl._create_unverified_context()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
+
+
+    def post_file(self, url: str, path: str) -> bytes:
+        """POST ``path`` as the multipart field ``file`` (what Galaxy's job files API expects)."""
+        return self.retry.call(lambda: self._post_multipart_once(url, path), "POST", url)
+
+    # -- one attempt ---------------------------------------------------------------------------
+    def _execute_once(self, url, method, data, input_path, output_path,
+                      content_type="application/octet-stream"):
+        headers = {}
+        body = None
+        if input_path is not None:
+            headers["Content-Type"] = "application/octet-stream"
+            headers["Content-Length"] = str(os.path.getsize(input_path))
+            body = _file_chunks(input_path)
+        elif data is not None:
+            body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            headers["Content-Type"] = content_type
+            headers["Content-Length"] = str(len(body))
+        return self._send(url, method, body, headers, output_path)
+
+    def _post_multipart_once(self, url, path):
+        multipart = MultipartFile(path)
+        headers = {"Content-Type": multipart.content_type, "Content-Length": str(multipart.length)}
+        return self._send(url, "POST", multipart.chunks(), headers, None)
+
+    def _send(self, url, method, body, headers, output_path):
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        try:
+            response = self.opener.open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as error:
+            try:
+                error_body = error.read(64 * 1024)
+            except (OSError, http.client.HTTPException):
+                error_body = b""
+            finally:
+                error.close()
+            raise http_error(method, url, error.code, error.reason, error_body)
+        except urllib.error.URLError as error:
+            reason = error.reason
+            transient = not isinstance(reason, (ssl.SSLError, ssl.CertificateError))
+            raise connection_error(method, url, reason, transient=transient)
+        except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
+            raise connection_error(method, url, error or type(error).__name__)
+        with response:
+            try:
+                if output_path is None:
+                    return response.read()
+                self._stream_to(response, output_path, method, url)
+                return output_path
+            except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
+                raise connection_error(method, url, "response interrupted: %r" % (error,))
+
+    @staticmethod
+    def _stream_to(response, output_path, method, url):
+        expected = response.headers.get("Content-Length")
+        download = AtomicDownload(output_path)
+        received = 0
+        buffer = bytearray(BLOCK_SIZE)
+        view = memoryview(buffer)
+        try:
+            while True:
+                count = response.readinto(buffer)
+                if not count:
+                    break
+                download.write(view[:count])
+                received += count
+            if expected is not None and expected.isdigit() and received != int(expected):
+                raise connection_error(method, url, "download ended after %d of %s bytes"
+                                       % (received, expected))
+            download.commit()
+        except BaseException:
+            download.discard()
+            raise
+
+
+# Name used by LWR 0.2.0.
+Urllib2Transport = UrllibTransport

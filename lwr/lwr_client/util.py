@@ -1,0 +1,151 @@
+"""Small helpers of the client: remote path arithmetic, directory listings, atomic copies."""
+import hashlib
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+import threading
+from base64 import b64decode, b64encode
+
+__all__ = [
+    "PathHelper",
+    "directory_files",
+    "unique_path_prefix",
+    "copy_to_path",
+    "atomic_copy",
+    "TransferEventManager",
+    "to_base64_json",
+    "from_base64_json",
+    "in_directory",
+]
+
+COPY_BLOCK = 1024 * 1024
+
+
+class PathHelper:
+    """Converts between local paths and paths on a server whose separator is ``separator``.
+
+    >>> helper = PathHelper("\\\\")
+    >>> helper.remote_name("moo/cow") == "moo\\\\cow"
+    True
+    >>> helper.local_name("moo\\\\cow") == os.path.join("moo", "cow")
+    True
+    >>> PathHelper("/").remote_join("/a/b/", "c")
+    '/a/b/c'
+    >>> PathHelper("/").from_posix_with_new_base("/galaxy/data/bar/moo.txt", "/galaxy/data", "/work")
+    '/work/bar/moo.txt'
+    """
+
+    def __init__(self, separator: str, local_path_module=os.path):
+        self.separator = separator
+        self.local_path = local_path_module
+
+    def remote_name(self, local_name: str) -> str:
+        return self._convert(local_name, self.local_path.sep, self.separator)
+
+    def local_name(self, remote_name: str) -> str:
+        return self._convert(remote_name, self.separator, self.local_path.sep)
+
+    def remote_join(self, *parts: str) -> str:
+        sep = self.separator
+        out = parts[0]
+        for part in parts[1:]:
+            out = out.rstrip(sep) + sep + part.lstrip(sep) if out else part
+        return out
+
+    def from_posix_with_new_base(self, posix_path: str, old_base: str, new_base: str) -> str:
+        """Move ``posix_path`` from under ``old_base`` to under ``new_base`` (in remote separators)."""
+        relative = posixpath.relpath(posix_path, old_base)
+        if relative == "." or relative.startswith(".."):
+            raise ValueError("%r is not under %r" % (posix_path, old_base))
+        return self.remote_join(new_base, relative.replace("/", self.separator))
+
+    @staticmethod
+    def _convert(name, from_sep, to_sep):
+        return name if from_sep == to_sep else to_sep.join(name.split(from_sep))
+
+
+def in_directory(path: str, directory: str) -> bool:
+    """``path`` is ``directory`` or inside it, comparing whole path components."""
+    path = os.path.abspath(path)
+    directory = os.path.abspath(directory)
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def directory_files(directory: str) -> list:
+    """Relative paths (local separators) of every file below ``directory``, sorted.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(d, "a"))
+    >>> for name in ("x", os.path.join("a", "y")):
+    ...     open(os.path.join(d, name), "w").close()
+    >>> directory_files(d) == [os.path.join("a", "y"), "x"]
+    True
+    """
+    found = []
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            found.append(os.path.relpath(os.path.join(root, name), directory))
+    return sorted(found)
+
+
+def unique_path_prefix(path: str) -> str:
+    """A stable directory name unique to ``path`` (md5 of it), to keep staged names apart."""
+    return hashlib.md5(path.encode("utf-8")).hexdigest()
+
+
+def atomic_copy(source: str, destination: str) -> None:
+    """Copy ``source`` to ``destination`` through a temporary beside it; create parent directories."""
+    directory = os.path.dirname(os.path.abspath(destination))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(destination)[:100],
+                               suffix=".part")
+    try:
+        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst, COPY_BLOCK)
+        os.replace(tmp, destination)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+copy_to_path = atomic_copy
+
+
+def to_base64_json(data) -> str:
+    """
+    >>> from_base64_json(to_base64_json({"a": [1, "é"]}))
+    {'a': [1, 'é']}
+    """
+    return b64encode(json.dumps(data).encode("utf-8")).decode("ascii")
+
+
+def from_base64_json(data: str):
+    return json.loads(b64decode(data).decode("utf-8"))
+
+
+class TransferEvent:
+    def __init__(self):
+        self.event = threading.Event()
+        self.error = None
+
+
+class TransferEventManager:
+    """One :class:`TransferEvent` per path, so concurrent uploads of the same file wait for one transfer."""
+
+    def __init__(self):
+        self._events = {}
+        self._lock = threading.Lock()
+
+    def acquire_event(self, path: str, force_clear: bool = False) -> TransferEvent:
+        with self._lock:
+            event = self._events.get(path)
+            if event is None or force_clear:
+                event = TransferEvent()
+                self._events[path] = event
+            return event
