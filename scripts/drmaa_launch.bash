@@ -1,0 +1,2 @@
+#!/bin/bash
+exec "$(dirname "${BASH_SOURCE[0]}")/execute_script.bash" drmaa_launch "$@"
