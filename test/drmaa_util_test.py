@@ -1,0 +1,263 @@
+"""DRMAA helpers against the real Grid Engine DRMAA, qacct parsing on captured output, and the
+run-as-user scripts (chown_working_directory, drmaa_launch, drmaa_kill) through real sudo."""
+import json
+import os
+import pathlib
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from lwr.managers import status
+from lwr.managers.util.cli.job import JobStatus
+from lwr.managers.util.drmaa.sge import parse_qacct, qacct_job_status
+from lwr.managers.util.sudo import SudoError, sudo, sudo_argv
+from lwr.scripts import chown_working_directory
+from lwr.scripts._common import ScriptError
+from test.support.schedulers import drmaa_problem, scheduler_env, sge_drmaa_available
+from test.support.services import require
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "test", "fixtures", "scheduler_output", "sge")
+TEST_USER = os.environ.get("LWR_TEST_USER", "lwrtest")
+
+
+def load_problem(env_changes):
+    env = scheduler_env()
+    for key, value in env_changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    code = "from lwr.managers.util.drmaa import load_drmaa\nload_drmaa()\nprint('loaded')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"DRMAA_LIBRARY_PATH": None}, ["DRMAA_LIBRARY_PATH is not set", "local_env.sh"]),
+    ({"DRMAA_LIBRARY_PATH": "/nonexistent/libdrmaa.so"}, ["/nonexistent/libdrmaa.so does not exist"]),
+])
+def test_missing_drmaa_library_is_explained(changes, words):
+    output = load_problem(changes)
+    for word in words:
+        assert word in output
+
+
+def test_importing_the_package_does_not_need_drmaa():
+    env = dict(os.environ)
+    env.pop("DRMAA_LIBRARY_PATH", None)
+    code = "import lwr.managers.util.drmaa, sys; print('drmaa' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.stdout.strip() == "False"
+
+
+@pytest.mark.drmaa
+def test_static_tls_trap_is_explained_with_its_fix():
+    require(os.path.exists(scheduler_env()["DRMAA_LIBRARY_PATH"]), "Grid Engine DRMAA library not installed")
+    output = load_problem({"GLIBC_TUNABLES": None, "LD_PRELOAD": None})
+    assert "static TLS" in output and "GLIBC_TUNABLES=glibc.rtld.optional_static_tls=2048" in output
+    assert "loaded" in load_problem({})
+
+
+def qacct_fixture(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+def test_qacct_parsing_of_real_records():
+    assert qacct_job_status(parse_qacct(qacct_fixture("qacct_exit7.txt"))) == JobStatus(status.COMPLETE, 7)
+    killed = qacct_job_status(parse_qacct(qacct_fixture("qacct_h_rt_kill.txt")))
+    assert killed.state == status.FAILED and "h_rt" in killed.reason
+    assert parse_qacct(qacct_fixture("qacct_invalid_id.txt")) is None
+
+
+@pytest.fixture(scope="module")
+def session():
+    require(sge_drmaa_available(), drmaa_problem() or "")
+    from lwr.managers.util.drmaa import DrmaaSession
+    with DrmaaSession() as opened:
+        yield opened
+
+
+def job_attrs(tmp_path, body, **extra):
+    script = tmp_path / ("job%d.sh" % time.monotonic_ns())
+    script.write_text("#!/bin/sh\n%s\n" % body)
+    script.chmod(0o755)
+    attrs = {"remoteCommand": str(script), "jobName": "lwr_test", "outputPath": ":%s/stdout" % tmp_path,
+             "errorPath": ":%s/stderr" % tmp_path}
+    attrs.update(extra)
+    return attrs
+
+
+def follow(session, job_id, timeout=40):
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = session.job_status(job_id)
+        if not seen or seen[-1] != found:
+            seen.append(found)
+        if found.done:
+            return seen
+        time.sleep(0.3)
+    raise AssertionError("job %s not done in %s s: %s" % (job_id, timeout, seen))
+
+
+@pytest.mark.drmaa
+def test_drmaa_job_exit_7_queued_running_done(session, tmp_path):
+    job = session.run_job(**job_attrs(tmp_path, "echo drmaa-out; sleep 2; exit 7"))
+    seen = follow(session, job)
+    assert seen[-1] == JobStatus(status.COMPLETE, 7)
+    assert JobStatus(status.RUNNING) in seen
+    assert (tmp_path / "stdout").read_text() == "drmaa-out\n"
+    assert session.job_status(job) == seen[-1]  # cached: DRMAA forgets a job once waited for
+
+
+@pytest.mark.drmaa
+def test_drmaa_kill_running_job_reads_cancelled(session, tmp_path):
+    job = session.run_job(**job_attrs(tmp_path, "sleep 60"))
+    deadline = time.monotonic() + 30
+    while session.job_status(job).state != status.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert session.kill(job)
+    assert follow(session, job)[-1].state == status.CANCELLED
+
+
+@pytest.mark.drmaa
+def test_drmaa_walltime_kill_reads_failed_with_reason(session, tmp_path):
+    job = session.run_job(**job_attrs(tmp_path, "sleep 60", nativeSpecification="-l h_rt=0:0:2"))
+    final = follow(session, job)[-1]
+    assert final.state == status.FAILED
+    assert "h_rt" in final.reason
+
+
+@pytest.mark.drmaa
+def test_drmaa_unknown_template_attribute_rejected(session):
+    with pytest.raises(ValueError, match="bogus"):
+        session.run_job(remoteCommand="/bin/true", bogus=1)
+
+
+@pytest.mark.drmaa
+def test_job_finished_in_an_earlier_session_is_resolved(session, tmp_path):
+    # A job submitted by another process's session (like a server before its restart)
+    attrs = tmp_path / "jt.json"
+    attrs.write_text(json.dumps(job_attrs(tmp_path, "exit 5")))
+    launch = subprocess.run([os.path.join(ROOT, "scripts", "drmaa_launch.bash"), "--job_attributes", str(attrs)],
+                            env=scheduler_env(), capture_output=True, text=True)
+    assert launch.returncode == 0, launch.stderr
+    job = launch.stdout.strip()
+    assert job.isdigit()
+    deadline = time.monotonic() + 30
+    found = session.job_status(job)
+    while not found.done and time.monotonic() < deadline:
+        time.sleep(0.3)
+        found = session.job_status(job)
+    # DRMAA raises InvalidJobException for it; Grid Engine's accounting still has the exit code
+    assert found == JobStatus(status.COMPLETE, 5)
+
+
+# -- run as user ----------------------------------------------------------------------------
+
+def write_server_ini(tmp_path, staging="staging"):
+    (tmp_path / "server.ini").write_text("[app:main]\nstaging_directory = %s\n" % staging)
+    return str(tmp_path / "server.ini")
+
+
+@pytest.mark.parametrize("job_id", ["..", "../etc", "a/b", "", "."])
+def test_chown_rejects_job_ids_outside_staging(tmp_path, job_id):
+    ini = write_server_ini(tmp_path)
+    (tmp_path / "staging").mkdir()
+    with pytest.raises(ScriptError):
+        chown_working_directory.resolve_job_directory(job_id, None, ini)
+
+
+def test_chown_rejects_symlinked_job_directory_escaping_staging(tmp_path):
+    ini = write_server_ini(tmp_path)
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "staging" / "job1").symlink_to(tmp_path / "outside")
+    with pytest.raises(ScriptError, match="not inside"):
+        chown_working_directory.resolve_job_directory("job1", None, ini)
+    with pytest.raises(ScriptError, match="not inside"):
+        chown_working_directory.resolve_job_directory(None, str(tmp_path / "outside"), ini)
+
+
+def require_root_and_user():
+    require(os.geteuid() == 0, "needs root")
+    try:
+        pwd.getpwnam(TEST_USER)
+    except KeyError:
+        require(False, "test user %s missing (scripts/services/start-run-as-user.sh)" % TEST_USER)
+
+
+@pytest.mark.root
+def test_chown_script_gives_job_directory_to_user_without_following_symlinks(tmp_path):
+    require_root_and_user()
+    ini = write_server_ini(tmp_path)
+    job = tmp_path / "staging" / "job1"
+    (job / "working").mkdir(parents=True)
+    (job / "working" / "f").write_text("x")
+    victim = tmp_path / "victim"
+    victim.write_text("root's")
+    (job / "link").symlink_to(victim)
+    rc = chown_working_directory.main(["--user", TEST_USER, "--job_id", "job1", "--ini_path", ini])
+    uid = pwd.getpwnam(TEST_USER).pw_uid
+    assert rc == 0
+    assert {os.stat(p).st_uid for p in (job, job / "working", job / "working" / "f")} == {uid}
+    assert os.lstat(job / "link").st_uid == uid and os.stat(victim).st_uid == 0
+    assert chown_working_directory.main(["--user", "no-such-user-x", "--job_id", "job1", "--ini_path", ini]) == 1
+
+
+def test_sudo_argv_is_a_list_with_user():
+    assert sudo_argv(["/s/launch.bash", "--job_attributes", "a b"], user="galaxy") == [
+        "/usr/bin/sudo", "-E", "-n", "-u", "galaxy", "--", "/s/launch.bash", "--job_attributes", "a b"]
+    with pytest.raises(ValueError):
+        sudo_argv(["x"], user="-root")
+
+
+@pytest.mark.root
+def test_sudo_failure_raises_typed_error_with_output():
+    require_root_and_user()
+    require(os.path.exists("/usr/bin/sudo"), "sudo missing (scripts/services/start-run-as-user.sh)")
+    assert sudo(["/usr/bin/id", "-un"], user=TEST_USER).strip() == TEST_USER
+    with pytest.raises(SudoError) as info:
+        sudo(["/bin/sh", "-c", "echo bad >&2; exit 3"])
+    assert info.value.returncode == 3 and "bad" in info.value.stderr
+
+
+@pytest.mark.drmaa
+@pytest.mark.root
+def test_launch_and_kill_scripts_run_as_the_user_through_sudo(session):
+    require_root_and_user()
+    # pytest's tmp_path lives under a 0700 directory the user cannot enter
+    job_dir = pathlib.Path(tempfile.mkdtemp(prefix="lwr-runas-", dir="/var/tmp"))
+    try:
+        run_as_user(session, job_dir)
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def run_as_user(session, job_dir):
+    attrs = job_attrs(job_dir, "id -un; sleep 60")
+    (job_dir / "jt.json").write_text(json.dumps(attrs))
+    chown_working_directory.chown_tree(str(job_dir), pwd.getpwnam(TEST_USER).pw_uid)
+    scripts = os.path.join(ROOT, "scripts")
+    env = scheduler_env()
+    launch = subprocess.run(sudo_argv([os.path.join(scripts, "drmaa_launch.bash"), "--job_attributes",
+                                       str(job_dir / "jt.json")], user=TEST_USER),
+                            env=env, capture_output=True, text=True)
+    assert launch.returncode == 0, launch.stderr
+    job = launch.stdout.strip()
+    deadline = time.monotonic() + 30
+    while session.job_status(job).state != status.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.3)
+    time.sleep(0.5)
+    assert (job_dir / "stdout").read_text() == TEST_USER + "\n"
+    kill = subprocess.run(sudo_argv([os.path.join(scripts, "drmaa_kill.bash"), "--external_id", job], user=TEST_USER),
+                          env=env, capture_output=True, text=True)
+    assert kill.returncode == 0, kill.stderr
+    assert follow(session, job)[-1].state in (status.FAILED, status.CANCELLED)

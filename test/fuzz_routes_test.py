@@ -1,0 +1,52 @@
+"""Seeded random hostile requests against every route: never a 500, never a file outside a job."""
+import os
+import random
+import socket
+
+import pytest
+
+pytestmark = pytest.mark.server
+
+PATHS = ["/jobs", "/jobs/{id}", "/jobs/{id}/submit", "/jobs/{id}/status", "/jobs/{id}/cancel",
+         "/jobs/{id}/files", "/jobs/{id}/files/path", "/healthz", "/cache", "/cache/status",
+         "/managers/{m}/jobs/{id}/status", "/managers/{m}/jobs"]
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+PARAMS = ["job_id", "name", "type", "command_line", "params", "env", "setup_params", "remote_staging",
+          "dependencies_description", "cache_token", "path", "tool_id", "private_key"]
+NASTY = ["..", "../../etc/passwd", "%2e%2e%2f", "%00", "%ff%fe", "%C3%28", "a" * 3000, "{", "[1,", "null",
+         '{"setup": [{"name": "../x", "type": "input", "action": {"action_type": "message", "contents": "x"}}]}',
+         '[{"name": "A", "value": 1}]', "%", "%%", "+", "=", "&", "\\x", "/", "output", "input", "jobdir",
+         "123", "fuzz", "~root", "$(id)", "`id`", "%0d%0aX: y"]
+
+
+def _raw(port, method, target, body=b""):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        head = "%s %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (
+            method, target, len(body))
+        sock.sendall(head.encode("latin-1") + body)
+        data = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else None
+
+
+def test_random_hostile_requests_never_500(lwr_server, tmp_path):
+    rng = random.Random(20261122)
+    lwr_server.json("POST", "jobs", {"job_id": "fuzz"})
+    outside_before = set(os.listdir(os.path.dirname(lwr_server.staging_directory)))
+    statuses = {}
+    for _ in range(400):
+        path = rng.choice(PATHS).replace("{id}", rng.choice(["fuzz", "123", rng.choice(NASTY)]))
+        path = path.replace("{m}", rng.choice(["_default_", "nope", rng.choice(NASTY)]))
+        query = "&".join("%s=%s" % (rng.choice(PARAMS), rng.choice(NASTY))
+                         for _ in range(rng.randint(0, 5)))
+        target = path + ("?" + query if query else "")
+        body = rng.choice([b"", b"data", os.urandom(100)])
+        status = _raw(lwr_server.port, rng.choice(METHODS), target, body)
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status is not None and status < 500, (target, status, lwr_server.log()[-3000:])
+    assert set(os.listdir(os.path.dirname(lwr_server.staging_directory))) == outside_before
+    assert "Traceback" not in lwr_server.log()

@@ -1,0 +1,226 @@
+"""Message-queue pieces without a broker: names, options, outbox, de-duplication, handlers, memory://."""
+import json
+import os
+import ssl
+import threading
+import time
+import uuid
+
+import pytest
+
+from lwr.core import LwrApp
+from lwr.lwr_client import build_client_manager
+from lwr.lwr_client.amqp_exchange import LwrExchange, parse_amqp_options, queue_name
+from lwr.lwr_client.amqp_manager import MessageQueueClientManager
+from lwr.lwr_client.exceptions import LwrClientError
+from lwr.messaging.handlers import SetupHandler
+from lwr.messaging.outbox import StatusOutbox
+
+
+def _wait(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.parametrize("manager, name, expected", [
+    ("_default_", "setup", "lwr__setup"), ("_default_", "kill", "lwr__kill"),
+    ("_default_", "status_update", "lwr__status_update"), (None, "setup", "lwr__setup"),
+    ("cluster", "setup", "lwr_cluster__setup"), ("cluster", "status_update", "lwr_cluster__status_update"),
+])
+def test_queue_names_match_the_spec(manager, name, expected):
+    assert queue_name(manager, name) == expected
+
+
+def test_amqp_options_are_typed():
+    options = parse_amqp_options({
+        "amqp_consumer_timeout": "1.5", "amqp_publish_retry": "false", "amqp_publish_priority": "2",
+        "amqp_connect_ssl_ca_certs": "/ca.pem", "amqp_connect_ssl_cert_reqs": "cert_required",
+        "amqp_heartbeat": "30"})
+    assert options["timeout"] == 1.5 and options["heartbeat"] == 30
+    assert options["publish_kwds"] == {"retry": False, "priority": 2}
+    assert options["connect_ssl"] == {"ca_certs": "/ca.pem", "cert_reqs": ssl.CERT_REQUIRED}
+    retrying = parse_amqp_options({"amqp_publish_retry": "True", "amqp_publish_retry_interval_start": "0.5"})
+    assert retrying["publish_kwds"]["retry_policy"] == {"interval_start": 0.5, "max_retries": 3}
+    assert parse_amqp_options({"amqp_consumer_timeout": "None"})["timeout"] is None
+
+
+@pytest.mark.parametrize("conf", [{"amqp_consumer_timeout": "soon"}, {"amqp_connect_ssl_cert_reqs": "always"},
+                                  {"amqp_publish_retry": "maybe"}])
+def test_bad_amqp_options_are_refused(conf):
+    with pytest.raises(ValueError):
+        parse_amqp_options(conf)
+
+
+def test_outbox_survives_a_restart_in_order_and_dedupes_terminal_statuses(tmp_path):
+    outbox = StatusOutbox(str(tmp_path / "box"))
+    assert outbox.put("1", "running", {"n": 1})
+    assert outbox.put("1", "complete", {"n": 2})
+    assert not outbox.put("1", "complete", {"n": 3})
+    assert not outbox.put("1", "failed", {"n": 4})  # one terminal status per job
+    assert not outbox.put("2", "failed", {"n": 5}, still_pending=lambda: False)  # already confirmed
+    assert outbox.put("2", "failed", {"n": 6}, still_pending=lambda: True)
+    (tmp_path / "box" / ".half-written.json.tmp").write_text("{")
+    reopened = StatusOutbox(str(tmp_path / "box"))
+    assert [(e.job_id, e.status, e.payload["n"]) for e in reopened.pending()] == [
+        ("1", "running", 1), ("1", "complete", 2), ("2", "failed", 6)]
+    assert not os.path.exists(tmp_path / "box" / ".half-written.json.tmp")
+    confirmed = []
+    reopened.remove(reopened.pending()[0], before_remove=confirmed.append)
+    assert len(StatusOutbox(str(tmp_path / "box"))) == 2 and confirmed[0].status == "running"
+
+
+class _Message:
+    def __init__(self, body):
+        self.body = json.dumps(body).encode() if not isinstance(body, bytes) else body
+        self.acked = False
+
+    def ack(self):
+        self.acked = True
+
+
+def test_client_delivers_running_once_and_exactly_one_terminal_status():
+    manager = MessageQueueClientManager("memory://%s" % uuid.uuid4().hex, manager="dedupe")
+    delivered = []
+    manager.callback = delivered.append
+    sequence = [("1", "running"), ("1", "running"), ("1", "complete"), ("1", "complete"), ("1", "failed"),
+                ("1", "running"), ("2", "failed")]
+    messages = [_Message({"job_id": job_id, "status": status}) for job_id, status in sequence]
+    messages.append(_Message(b"garbage"))
+    for message in messages:
+        manager._on_message(message)
+    assert [(b["job_id"], b["status"]) for b in delivered] == [("1", "running"), ("1", "complete"), ("2", "failed")]
+    assert all(m.acked for m in messages)
+    assert manager.status_cache["1"]["status"] == "complete"
+
+
+def test_build_client_manager_with_an_amqp_url_gives_the_message_queue_manager(tmp_path):
+    manager = build_client_manager(url="memory://%s" % uuid.uuid4().hex, manager="m1")
+    assert isinstance(manager, MessageQueueClientManager) and manager.manager_name == "m1"
+    with pytest.raises(LwrClientError, match="jobs_directory"):
+        manager.get_client({}, "1")
+    client = manager.get_client({"jobs_directory": str(tmp_path)}, "1")
+    with pytest.raises(LwrClientError):
+        client.full_status()  # nothing launched, nothing received
+
+
+def _app(tmp_path, **conf):
+    conf.setdefault("staging_directory", str(tmp_path / "staging"))
+    conf.setdefault("persistence_directory", str(tmp_path / "persisted"))
+    return LwrApp(**conf)
+
+
+def test_setup_handler_ignores_duplicates_and_finishes_an_interrupted_setup(tmp_path):
+    app = _app(tmp_path)
+    failed = []
+    try:
+        manager = app.managers["_default_"]
+        handler = SetupHandler(manager, lambda job_id, payload: failed.append((job_id, payload)))
+        body = {"job_id": "7", "command_line": "echo seven", "setup_params": {"job_id": "7"}}
+        assert handler.handle(json.dumps(body).encode()) == "submitted"
+        assert handler.handle(json.dumps(body).encode()) == "duplicate"
+        manager.setup_job("8", None, None)  # a crash left the directory but no launch record
+        assert handler.handle(dict(body, job_id="8", setup_params={"job_id": "8"})) == "submitted"
+        _wait(lambda: manager.get_status("8") == "complete")
+        assert manager.stdout_contents("8") == "seven\n"
+        assert handler.handle(b"{not json") == "rejected"
+        assert handler.handle({"job_id": "9", "command_line": "x", "env": [{"name": "BAD NAME", "value": "1"}],
+                               "setup_params": {"job_id": "9"}}) == "rejected"
+        assert [job_id for job_id, _ in failed] == ["9"]
+        assert failed[0][1]["status"] == "failed" and failed[0][1]["complete"] == "true"
+        assert manager.get_status("9") == "failed"
+    finally:
+        app.shutdown()
+
+
+def test_consume_and_publish_flags_are_booleans(tmp_path):
+    url = "memory://%s" % uuid.uuid4().hex
+    app = _app(tmp_path, message_queue_url=url, message_queue_consume="false", message_queue_publish="False")
+    try:
+        binding = app.message_queue_binding.bindings[0]
+        assert not binding.consume and not binding.publish and binding.outbox is None
+        assert not [t for t in threading.enumerate() if t.name.startswith("lwr-mq-_default_")]
+    finally:
+        app.shutdown()
+
+
+def test_memory_broker_round_trip_and_restart_republishes_unconfirmed_terminal_status(tmp_path):
+    url = "memory://%s" % uuid.uuid4().hex
+    # 1. A job finishes while the LWR runs without the queue: its terminal status is pending.
+    app = _app(tmp_path)
+    manager = app.managers["_default_"]
+    manager.setup_job("11", None, None)
+    manager.launch("11", "echo offline")
+    _wait(lambda: manager.get_status("11") == "complete")
+    assert manager.terminal_status_pending_job_ids() == ["11"]
+    app.shutdown()
+    # 2. Started with the queue: the pending status is published, then no longer pending.
+    client_manager = MessageQueueClientManager(url)
+    delivered = []
+    client_manager.ensure_has_status_update_callback(delivered.append)
+    app = _app(tmp_path, message_queue_url=url)
+    try:
+        manager = app.managers["_default_"]
+        _wait(lambda: [b for b in delivered if b["job_id"] == "11"])
+        assert delivered[0]["status"] == "complete" and delivered[0]["stdout"] == "offline\n"
+        _wait(lambda: manager.terminal_status_pending_job_ids() == [])
+        # 3. A new job over the memory transport.
+        client = client_manager.get_client({"jobs_directory": str(tmp_path / "staging")}, "12")
+        client.launch("echo online", job_config={})
+        _wait(lambda: client.full_status()["status"] == "complete")
+        assert client.full_status()["stdout"] == "online\n"
+    finally:
+        app.shutdown()
+        client_manager.shutdown()
+
+
+def test_queue_isolation_on_the_memory_transport():
+    url = "memory://%s" % uuid.uuid4().hex
+    names = ["a1", "b2", "_default_"]
+    received = {name: [] for name in names}
+    stop = threading.Event()
+    threads = []
+    for name in names:
+        exchange = LwrExchange(url, name, timeout=0.05)
+
+        def on_message(message, name=name):
+            received[name].append(json.loads(message.body))
+            message.ack()
+        thread = threading.Thread(target=exchange.consume, args=("setup", on_message),
+                                  kwargs={"check": lambda: not stop.is_set()}, daemon=True)
+        thread.start()
+        threads.append(thread)
+    try:
+        for name in names:
+            LwrExchange(url, name).publish("setup", {"job_id": name})
+        _wait(lambda: all(received.values()))
+        time.sleep(0.2)
+        assert received == {name: [{"job_id": name}] for name in names}
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(5)
+
+
+def test_galaxy_typed_options_and_kombu_retry_publish_on_memory():
+    # Galaxy's runner passes typed values (None, int, bool) rather than ini strings.
+    options = parse_amqp_options({"amqp_consumer_timeout": None, "amqp_publish_delivery_mode": 2,
+                                  "amqp_publish_retry": True, "amqp_publish_retry_max_retries": 2,
+                                  "amqp_publish_routing_key": "elsewhere"})
+    assert options["timeout"] is None and options["publish_kwds"]["retry_policy"] == {"max_retries": 2}
+    url = "memory://%s" % uuid.uuid4().hex
+    exchange = LwrExchange(url, "typed", **options)
+    exchange.publish("setup", {"job_id": "1"})  # routing_key override ignored, delivery_mode not doubled
+    received = []
+    stop = threading.Event()
+
+    def on_message(message):
+        received.append(json.loads(message.body))
+        message.ack()
+        stop.set()
+    exchange.consume("setup", on_message, check=lambda: not stop.is_set())
+    assert received == [{"job_id": "1"}]

@@ -1,0 +1,216 @@
+"""Every job route over real HTTP against a real ``paster serve`` process."""
+import json
+import os
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.server
+
+PY = sys.executable
+
+
+def wait_done(server, job_id, timeout=20, manager_prefix=""):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = server.json("GET", manager_prefix + "jobs/%s/status" % job_id)
+        if status["complete"] == "true":
+            return status
+        time.sleep(0.05)
+    raise AssertionError("job %s not done: %r" % (job_id, status))
+
+
+def submit(server, job_id, command_line, prefix="", **params):
+    params.update(command_line=command_line)
+    code, body = server.request("POST", prefix + "jobs/%s/submit" % job_id, params)
+    assert (code, body) == (200, b"OK")
+
+
+def test_full_job_flow(lwr_server):
+    config = lwr_server.json("POST", "jobs", {"job_id": "123", "tool_id": "cat1", "tool_version": "1.0"})
+    staging = os.path.realpath(lwr_server.staging_directory)
+    assert config["job_id"] == "123"
+    assert config["path_separator"] == os.sep
+    assert config["system_properties"]["separator"] == os.sep
+    assert config["tool_id"] == "cat1" and config["tool_version"] == "1.0"
+    for key in ("working_directory", "outputs_directory", "configs_directory", "tools_directory",
+                "inputs_directory", "unstructured_files_directory"):
+        assert os.path.isabs(config[key]) and config[key].startswith(os.path.join(staging, "123"))
+    assert config["tools_directory"].endswith("tool_files")
+
+    uploaded = lwr_server.json("POST", "jobs/123/files", {"name": "in.txt", "type": "input"},
+                               data=b"hello input")
+    assert open(uploaded["path"], "rb").read() == b"hello input"
+    tool = lwr_server.json("POST", "jobs/123/files", {"name": "t.py", "type": "tool"},
+                           data=b"import sys\nprint(open(sys.argv[1]).read())\n")
+    assert tool["path"] == os.path.join(config["tools_directory"], "t.py")
+    path = lwr_server.json("GET", "jobs/123/files/path", {"name": "out.dat", "type": "output"})
+    assert path["path"] == os.path.join(config["outputs_directory"], "out.dat")
+
+    command = "%s %s %s > %s; echo err >&2" % (PY, tool["path"], uploaded["path"], path["path"])
+    submit(lwr_server, "123", command)
+    status = wait_done(lwr_server, "123")
+    assert status["status"] == "complete"
+    assert status["returncode"] == 0
+    assert status["stderr"] == "err\n"
+    assert status["outputs_directory_contents"] == ["out.dat"]
+    assert status["working_directory"] == config["working_directory"]
+    assert status["system_properties"]["separator"] == os.sep
+
+    code, body = lwr_server.request("GET", "jobs/123/files", {"name": "out.dat"})
+    assert (code, body) == (200, b"hello input\n")
+    code, body = lwr_server.request("GET", "jobs/123/files", {"name": "nope.dat"})
+    assert code == 404 and "nope.dat" in json.loads(body)["error"]
+
+    assert lwr_server.request("PUT", "jobs/123/cancel") == (200, b"OK")
+    assert lwr_server.request("DELETE", "jobs/123") == (200, b"OK")
+    assert os.listdir(lwr_server.staging_directory) == []
+    assert lwr_server.request("GET", "jobs/123/status")[0] == 404
+
+
+def test_tool_exit_code_is_kept(lwr_server):
+    lwr_server.json("POST", "jobs", {"job_id": "e3"})
+    submit(lwr_server, "e3", "echo out; exit 3")
+    status = wait_done(lwr_server, "e3")
+    assert (status["status"], status["returncode"], status["stdout"]) == ("complete", 3, "out\n")
+
+
+def test_existing_job_id_is_409(lwr_server):
+    lwr_server.json("POST", "jobs", {"job_id": "dup"})
+    code, body = lwr_server.request("POST", "jobs", {"job_id": "dup"})
+    assert code == 409 and "already exists" in json.loads(body)["error"]
+
+
+def test_second_submit_is_409(lwr_server):
+    lwr_server.json("POST", "jobs", {"job_id": "twice"})
+    submit(lwr_server, "twice", "true")
+    code, body = lwr_server.request("POST", "jobs/twice/submit", {"command_line": "true"})
+    assert code == 409
+
+
+@pytest.mark.parametrize("method,path,params", [
+    ("POST", "jobs", {}),
+    ("POST", "jobs/j1/submit", {}),
+    ("POST", "jobs/j1/files", {"type": "input"}),
+    ("POST", "jobs/j1/files", {"name": "x"}),
+    ("GET", "jobs/j1/files/path", {"name": "x"}),
+    ("GET", "jobs/j1/files", {}),
+])
+def test_missing_parameter_is_400_naming_it(lwr_server, method, path, params):
+    lwr_server.json("POST", "jobs", {"job_id": "j1"}) if not os.path.exists(
+        os.path.join(lwr_server.staging_directory, "j1")) else None
+    code, body = lwr_server.request(method, path, params, data=b"" if method == "POST" else None)
+    assert code == 400
+    assert "missing required parameter" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("method,path,params", [
+    ("GET", "jobs/ghost/status", {}),
+    ("PUT", "jobs/ghost/cancel", {}),
+    ("DELETE", "jobs/ghost", {}),
+    ("POST", "jobs/ghost/submit", {"command_line": "true"}),
+    ("POST", "jobs/ghost/files", {"name": "x", "type": "input"}),
+    ("GET", "jobs/ghost/files/path", {"name": "x", "type": "input"}),
+    ("GET", "jobs/ghost/files", {"name": "x"}),
+])
+def test_unknown_job_is_404_and_creates_nothing(lwr_server, method, path, params):
+    code, body = lwr_server.request(method, path, params, data=b"x" if method == "POST" else None)
+    assert code == 404, body
+    assert "unknown job" in json.loads(body)["error"]
+    assert not os.path.exists(os.path.join(lwr_server.staging_directory, "ghost"))
+
+
+def test_unknown_manager_and_route(lwr_server):
+    code, body = lwr_server.request("GET", "managers/nope/jobs/1/status")
+    assert code == 404 and "unknown manager" in json.loads(body)["error"]
+    assert lwr_server.request("GET", "no/such/route")[0] == 404
+    assert lwr_server.request("GET", "jobs")[0] == 405
+
+
+def test_unknown_file_type_is_400(lwr_server):
+    lwr_server.json("POST", "jobs", {"job_id": "ft"})
+    code, body = lwr_server.request("POST", "jobs/ft/files", {"name": "x", "type": "bogus"}, data=b"1")
+    assert code == 400 and "bogus" in json.loads(body)["error"]
+
+
+def test_healthz(lwr_server):
+    assert lwr_server.json("GET", "healthz")["status"] == "ok"
+
+
+def test_pulsar_file_types(lwr_server):
+    config = lwr_server.json("POST", "jobs", {"job_id": "pt"})
+    job_dir = os.path.dirname(config["working_directory"])
+    meta = lwr_server.json("POST", "jobs/pt/files", {"name": "m.json", "type": "metadata"}, data=b"{}")
+    assert meta["path"] == os.path.join(job_dir, "metadata", "m.json")
+    top = lwr_server.json("POST", "jobs/pt/files", {"name": "extra/x", "type": "jobdir"}, data=b"1")
+    assert top["path"] == os.path.join(job_dir, "extra", "x")
+    assert lwr_server.request("GET", "jobs/pt/files", {"name": "m.json", "type": "output_metadata"}) == (200, b"{}")
+    assert lwr_server.request("GET", "jobs/pt/files", {"name": "extra/x", "type": "output_jobdir"}) == (200, b"1")
+    code, _ = lwr_server.request("POST", "jobs/pt/files", {"name": "return_code", "type": "jobdir"}, data=b"0")
+    assert code == 400
+
+
+def test_failed_staging_reports_failed_with_reason(lwr_server):
+    lwr_server.json("POST", "jobs", {"job_id": "bad"})
+    staging = {"setup": [{"name": "x", "type": "input",
+                          "action": {"action_type": "remote_copy", "path": "/nonexistent/input.dat"}}]}
+    submit(lwr_server, "bad", "true", remote_staging=json.dumps(staging))
+    status = wait_done(lwr_server, "bad")
+    assert status["status"] == "failed"
+    assert "input.dat" in status["stderr"] and "could not launch" in status["stderr"]
+
+
+def test_bad_json_and_env_are_400(lwr_server):
+    lwr_server.json("POST", "jobs", {"job_id": "js"})
+    code, body = lwr_server.request("POST", "jobs/js/submit", {"command_line": "true", "env": "[oops"})
+    assert code == 400 and "env" in json.loads(body)["error"]
+    code, body = lwr_server.request("POST", "jobs/js/submit", {
+        "command_line": "true", "env": json.dumps([{"name": "A;B", "value": "1"}])})
+    assert code == 400 and "A;B" in json.loads(body)["error"]
+
+
+def test_env_and_dependencies(lwr_server_factory, tmp_path):
+    deps = tmp_path / "deps"
+    (deps / "dep1" / "1.1").mkdir(parents=True)
+    (deps / "dep1" / "1.1" / "env.sh").write_text("MOO=moo_override; export MOO\n")
+    ini = "[manager:_default_]\ntype = queued_python\nenv_MixedCase = kept\nmin_polling_interval = 0.25\n"
+    server = lwr_server_factory(app_conf={"tool_dependency_dir": str(deps)}, job_managers_ini=ini)
+    server.json("POST", "jobs", {"job_id": "env1"})
+    deps_description = {"requirements": [{"name": "dep1", "version": "1.1", "type": "package"}],
+                        "installed_tool_dependencies": []}
+    submit(server, "env1", 'echo "$MOO $MixedCase $FROM_CLIENT"',
+           dependencies_description=json.dumps(deps_description),
+           env=json.dumps([{"name": "FROM_CLIENT", "value": "c l"}]))
+    status = wait_done(server, "env1")
+    assert status["stdout"] == "moo_override kept c l\n", status
+
+
+def test_named_managers(lwr_server_factory):
+    ini = ("[manager:_default_]\ntype = queued_python\n\n"
+           "[manager:fast]\ntype = unqueued\n\n[manager:pool]\ntype = queued_python\n"
+           "max_concurrent_jobs = *\n")
+    server = lwr_server_factory(job_managers_ini=ini)
+    for prefix in ("managers/fast/", "managers/pool/", ""):
+        job_id = "m" + prefix.replace("/", "_")
+        server.json("POST", prefix + "jobs", {"job_id": job_id})
+        submit(server, job_id, "echo %s" % job_id, prefix=prefix)
+        assert wait_done(server, job_id, manager_prefix=prefix)["stdout"] == job_id + "\n"
+
+
+def test_uuid_assign_ids(lwr_server_factory):
+    server = lwr_server_factory(app_conf={"assign_ids": "uuid"})
+    config = server.json("POST", "jobs", {"job_id": "42"})
+    assert config["job_id"] != "42" and len(config["job_id"]) == 32
+
+
+def test_cancel_running_job(lwr_server):
+    lwr_server.json("POST", "jobs", {"job_id": "long"})
+    submit(lwr_server, "long", "sleep 60")
+    deadline = time.monotonic() + 10
+    while lwr_server.json("GET", "jobs/long/status")["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert lwr_server.request("PUT", "jobs/long/cancel") == (200, b"OK")
+    assert wait_done(lwr_server, "long")["status"] == "cancelled"
+    assert lwr_server.request("PUT", "jobs/long/cancel") == (200, b"OK")  # twice is safe

@@ -1,0 +1,226 @@
+"""A real Galaxy 26 (installed from PyPI into a cached venv) routing test tools to a real LWR server.
+
+``scripts/services/install-galaxy.sh`` builds the venv once (~1.5 min, 1.1 GB) under
+``~/.cache/lwr-test-galaxy/<version key>``; :class:`GalaxyServer` writes ``galaxy.yml``,
+``job_conf.yml`` and ``tool_conf.xml`` for the tools in ``test/fixtures/galaxy`` and runs
+``galaxy-web`` with this checkout on ``PYTHONPATH`` so Galaxy loads
+``lwr.galaxy.runner:LwrJobRunner``.  :class:`GalaxyApi` is a small client of Galaxy's API.
+"""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import requests
+
+from test.support.server import REPO_ROOT, free_port
+
+__all__ = ["galaxy_enabled", "install_galaxy", "GalaxyServer", "GalaxyApi", "FIXTURES", "ENABLE_HINT"]
+
+FIXTURES = os.path.join(REPO_ROOT, "test", "fixtures", "galaxy")
+INSTALL_SCRIPT = os.path.join(REPO_ROOT, "scripts", "services", "install-galaxy.sh")
+ENABLE_HINT = "Galaxy tests install Galaxy 26 (~1.1 GB): set LWR_TEST_GALAXY=1 to run them"
+ADMIN_KEY = "lwr-test-bootstrap-admin-key-0123456789"
+TERMINAL_JOB_STATES = ("ok", "error", "deleted", "deleting", "failed", "stopped", "skipped")
+
+
+def galaxy_enabled() -> bool:
+    flags = (os.environ.get("LWR_TEST_GALAXY", ""), os.environ.get("LWR_TEST_REQUIRE_SERVICES", ""))
+    return any(flag not in ("", "0", "false", "no") for flag in flags)
+
+
+def install_galaxy() -> str:
+    """The cached Galaxy venv (installed now if missing)."""
+    result = subprocess.run(["bash", INSTALL_SCRIPT], capture_output=True, text=True, timeout=1800)
+    if result.returncode != 0:
+        raise RuntimeError("install-galaxy.sh failed:\n%s" % result.stderr[-5000:])
+    return result.stdout.strip().splitlines()[-1]
+
+
+class GalaxyServer:
+    """One Galaxy site directory; ``start``/``stop`` may be repeated (the database persists)."""
+
+    def __init__(self, venv, site, environments, tool_environments, port=None, runner_params=None,
+                 galaxy_options=None):
+        """``runner_params``: extra plugin-level parameters of the ``lwr`` runner (e.g. an AMQP ``url``);
+        ``galaxy_options``: galaxy.yml settings overriding the defaults below."""
+        self.galaxy_options = dict(galaxy_options or {})
+        self.venv = venv
+        self.site = str(site)
+        self.port = port or free_port()
+        self.process = None
+        self.log_path = os.path.join(self.site, "galaxy.log")
+        os.makedirs(os.path.join(self.site, "data"), exist_ok=True)
+        self._write_config(environments, tool_environments, runner_params or {})
+
+    @property
+    def url(self) -> str:
+        return "http://127.0.0.1:%d" % self.port
+
+    def _write_config(self, environments, tool_environments, runner_params):
+        site = self.site
+        site_packages = [os.path.join(self.venv, "lib", name, "site-packages")
+                         for name in os.listdir(os.path.join(self.venv, "lib")) if name.startswith("python")][0]
+        upload = os.path.join(site_packages, "galaxy", "tools", "bundled", "data_source", "upload.xml")
+        tools = sorted(name for name in os.listdir(FIXTURES) if name.endswith(".xml"))
+        lines = ['<?xml version="1.0"?>', "<toolbox>", '  <section id="test" name="Test">',
+                 '    <tool file="%s"/>' % upload]
+        lines += ['    <tool file="%s"/>' % os.path.join(FIXTURES, name) for name in tools]
+        lines += ["  </section>", "</toolbox>", ""]
+        with open(os.path.join(site, "tool_conf.xml"), "w") as handle:
+            handle.write("\n".join(lines))
+        with open(os.path.join(site, "empty_tool_data_table_conf.xml"), "w") as handle:
+            handle.write('<?xml version="1.0"?>\n<tables>\n</tables>\n')
+        galaxy = {
+            "data_dir": os.path.join(site, "data"),
+            "database_connection": "sqlite:///%s/data/universe.sqlite?isolation_level=IMMEDIATE" % site,
+            "tool_config_file": os.path.join(site, "tool_conf.xml"),
+            "job_config_file": os.path.join(site, "job_conf.yml"),
+            "bootstrap_admin_api_key": ADMIN_KEY,
+            "admin_users": "admin@example.org",
+            "conda_auto_init": False,
+            "conda_auto_install": False,
+            "dependency_resolvers": [],
+            "use_tasked_jobs": False,
+            "enable_celery_tasks": False,
+            "allow_user_creation": True,
+            "require_login": False,
+            "database_auto_migrate": True,
+            "tool_data_table_config_path": os.path.join(site, "empty_tool_data_table_conf.xml"),
+            "galaxy_infrastructure_url": self.url,
+            "cleanup_job": "onsuccess",
+            "job_runner_monitor_sleep": 0.5,
+        }
+        galaxy.update(self.galaxy_options)
+        with open(os.path.join(site, "galaxy.yml"), "w") as handle:
+            json.dump({"gravity": {"process_manager": None}, "galaxy": galaxy}, handle, indent=1)
+        job_conf = {
+            "runners": {
+                "local": {"load": "galaxy.jobs.runners.local:LocalJobRunner", "workers": 2},
+                "lwr": dict({"load": "lwr.galaxy.runner:LwrJobRunner", "workers": 2}, **runner_params),
+            },
+            "execution": {"default": "local_env",
+                          "environments": dict({"local_env": {"runner": "local"}}, **environments)},
+            "tools": [{"id": tool_id, "environment": env} for tool_id, env in tool_environments.items()],
+        }
+        with open(os.path.join(site, "job_conf.yml"), "w") as handle:
+            json.dump(job_conf, handle, indent=1)  # JSON is YAML
+
+    def start(self, timeout: float = 240.0) -> "GalaxyServer":
+        env = dict(os.environ)
+        env["PYTHONPATH"] = REPO_ROOT
+        env.pop("VIRTUAL_ENV", None)
+        env["PATH"] = os.path.join(self.venv, "bin") + os.pathsep + env.get("PATH", "")
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [os.path.join(self.venv, "bin", "galaxy-web"), "-c", os.path.join(self.site, "galaxy.yml"),
+             "-b", "127.0.0.1:%d" % self.port],
+            cwd=self.site, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("galaxy-web exited with %s:\n%s" % (self.process.returncode, self.log()))
+            try:
+                if requests.get(self.url + "/api/version", timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError("Galaxy did not answer within %ss:\n%s" % (timeout, self.log()))
+
+    def stop(self, timeout: float = 60.0):
+        """SIGTERM the whole process group (Galaxy and any job it runs locally), then SIGKILL."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def log(self, tail: int = 30000) -> str:
+        try:
+            with open(self.log_path, errors="replace") as handle:
+                return handle.read()[-tail:]
+        except OSError:
+            return ""
+
+    def log_offset(self) -> int:
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        with open(self.log_path, errors="replace") as handle:
+            handle.seek(offset)
+            return handle.read()
+
+
+class GalaxyApi:
+    """Just enough of Galaxy's API: a user, a history, uploads, tool runs, job states, downloads."""
+
+    def __init__(self, url, key=ADMIN_KEY):
+        self.url = url.rstrip("/")
+        self.key = key
+
+    def _call(self, method, path, expect=200, **kwargs):
+        response = requests.request(method, self.url + "/api/" + path, headers={"x-api-key": self.key},
+                                    timeout=60, **kwargs)
+        assert response.status_code == expect, "%s %s -> %s %s" % (method, path, response.status_code,
+                                                                    response.text[:2000])
+        return response
+
+    def get(self, path, **kwargs):
+        return self._call("GET", path, **kwargs).json()
+
+    def post(self, path, payload):
+        return self._call("POST", path, json=payload).json()
+
+    def as_new_user(self, name="lwrtester") -> "GalaxyApi":
+        user = self.post("users", {"username": name, "email": "%s@example.org" % name,
+                                   "password": "not-a-secret-1234"})
+        key = self._call("POST", "users/%s/api_key" % user["id"]).json()
+        return GalaxyApi(self.url, key)
+
+    def new_history(self, name="lwr") -> str:
+        return self.post("histories", {"name": name})["id"]
+
+    def run_tool(self, history_id, tool_id, inputs=None) -> dict:
+        """``{"job": id, "outputs": [dataset ids]}`` of one tool run."""
+        response = self.post("tools", {"history_id": history_id, "tool_id": tool_id, "inputs": inputs or {}})
+        return {"job": response["jobs"][0]["id"], "outputs": [output["id"] for output in response["outputs"]]}
+
+    def upload_text(self, history_id, text, ext="txt") -> str:
+        run = self.run_tool(history_id, "upload1", {"files_0|url_paste": text, "files_0|type": "upload_dataset",
+                                                    "file_type": ext, "dbkey": "?", "files_0|to_posix_lines": False,
+                                                    "files_0|space_to_tab": False})
+        job = self.wait_for_job(run["job"])
+        assert job["state"] == "ok", job
+        return run["outputs"][0]
+
+    def job(self, job_id) -> dict:
+        return self.get("jobs/%s" % job_id, params={"full": "true"})
+
+    def wait_for_job(self, job_id, timeout=120, states=TERMINAL_JOB_STATES) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["state"] in states:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError("job %s still %s after %ss" % (job_id, job["state"], timeout))
+            time.sleep(0.5)
+
+    def dataset(self, dataset_id) -> dict:
+        return self.get("datasets/%s" % dataset_id)
+
+    def download(self, dataset_id) -> bytes:
+        return self._call("GET", "datasets/%s/display" % dataset_id, params={"preview": "false"}).content
+
+    def delete_job(self, job_id):
+        return self._call("DELETE", "jobs/%s" % job_id)

@@ -1,0 +1,142 @@
+"""A real LWR server in a real ``paster serve`` process, for tests."""
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PASTER = os.path.join(os.path.dirname(sys.executable), "paster")
+
+__all__ = ["LwrServer", "free_port", "REPO_ROOT"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LwrServer:
+    """Writes a ``server.ini`` into ``directory`` and runs ``paster serve`` on a free loopback port."""
+
+    def __init__(self, directory, app_conf=None, job_managers_ini=None, ssl_pem=None,
+                 server_use="egg:lwr#server", port=None, log_level="INFO",
+                 app_factory="lwr.web.wsgi:app_factory"):
+        self.directory = str(directory)
+        os.makedirs(self.directory, exist_ok=True)
+        self.port = port or free_port()
+        self.ssl_pem = ssl_pem
+        self.server_use = server_use
+        self.log_level = log_level
+        self.app_factory = app_factory
+        conf = {
+            "staging_directory": os.path.join(self.directory, "staging"),
+            "persistence_directory": os.path.join(self.directory, "persisted_data"),
+            "tool_dependency_dir": os.path.join(self.directory, "dependencies"),
+        }
+        if job_managers_ini is not None:
+            path = os.path.join(self.directory, "job_managers.ini")
+            with open(path, "w") as handle:
+                handle.write(job_managers_ini)
+            conf["job_managers_config"] = path
+        conf.update(app_conf or {})
+        self.app_conf = conf
+        self.private_key = conf.get("private_key")
+        self.staging_directory = conf["staging_directory"]
+        self.persistence_directory = conf["persistence_directory"]
+        self.ini_path = os.path.join(self.directory, "server.ini")
+        self.log_path = os.path.join(self.directory, "server.log")
+        self.process = None
+        self._write_ini()
+
+    @property
+    def url(self) -> str:
+        return "%s://127.0.0.1:%d/" % ("https" if self.ssl_pem else "http", self.port)
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def _write_ini(self):
+        lines = ["[server:main]", "use = %s" % self.server_use, "host = 127.0.0.1",
+                 "port = %d" % self.port]
+        if self.ssl_pem:
+            lines.append("ssl_pem = %s" % self.ssl_pem)
+        lines += ["", "[app:main]", "paste.app_factory = %s" % self.app_factory]
+        lines += ["%s = %s" % item for item in self.app_conf.items()]
+        lines += ["", "[loggers]", "keys = root", "", "[handlers]", "keys = console", "",
+                  "[formatters]", "keys = generic", "", "[logger_root]", "level = %s" % self.log_level,
+                  "handlers = console", "", "[handler_console]", "class = StreamHandler",
+                  "args = (sys.stderr,)", "level = NOTSET", "formatter = generic", "",
+                  "[formatter_generic]", "format = %(asctime)s %(levelname)s [%(name)s] %(message)s", ""]
+        with open(self.ini_path, "w") as handle:
+            handle.write("\n".join(lines))
+
+    def start(self, timeout: float = 30.0) -> "LwrServer":
+        env = dict(os.environ)
+        env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([PASTER, "serve", self.ini_path], cwd=self.directory,
+                                        stdout=log, stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("LWR server exited with %s:\n%s" % (self.process.returncode, self.log()))
+            try:
+                self.request("GET", "healthz")
+                return self
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("LWR server did not answer within %ss:\n%s" % (timeout, self.log()))
+
+    def log(self) -> str:
+        try:
+            with open(self.log_path, "r", errors="replace") as handle:
+                return handle.read()[-20000:]
+        except OSError:
+            return ""
+
+    def request(self, method, path, params=None, data=None, headers=None, token=True, timeout=60):
+        """One HTTP request; returns ``(status, body_bytes)`` (errors are statuses, not exceptions)."""
+        import urllib.parse
+
+        params = dict(params or {})
+        if token and self.private_key and "private_key" not in params:
+            params["private_key"] = self.private_key
+        url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        context = ssl._create_unverified_context() if self.ssl_pem else None
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def json(self, method, path, params=None, data=None, expect=200):
+        code, body = self.request(method, path, params, data)
+        assert code == expect, "%s %s -> %s %r" % (method, path, code, body[:500])
+        return json.loads(body.decode("utf-8"))
+
+    def stop(self, timeout: float = 10.0):
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self):
+        """SIGKILL the server process only (job processes run in their own sessions)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
