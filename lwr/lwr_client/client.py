@@ -92,7 +92,16 @@ class JobClient(BaseJobClient):
         """Submit the (rewritten) command; only non-empty optional parameters are sent."""
         params = self._launch_params(command_line, dependencies_description, list(env or []),
                                      remote_staging, job_config)
-        return self._raw_execute("submit", params)
+        try:
+            return self._raw_execute("submit", params)
+        except TransportError as exc:
+            if exc.status == 409 and exc.retried:
+                # the first attempt reached the server before its connection failed: the job is
+                # submitted once, which is what was asked
+                log.info("job %s: submit retried after a failed attempt; the server already had it",
+                         self.job_id)
+                return "OK"
+            raise
 
     def full_status(self) -> dict:
         return self._json("status", {"job_id": self.job_id})

@@ -32,6 +32,8 @@ class TransportError(LwrClientError):
         self.method = method
         self.server_message = server_message
         self.transient = transient
+        #: True when earlier attempts of the same request failed before this answer came
+        self.retried = False
 
 
 class ServerRefusedToken(TransportError):

@@ -117,6 +117,9 @@ class RetryPolicy:
             try:
                 return func()
             except TransportError as exc:
+                # An answer that follows a failed attempt may describe that attempt's effect
+                # (a 409 to a repeated submit whose first try reached the server).
+                exc.retried = attempt > 0
                 if not exc.transient:
                     raise
                 last = exc
