@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,8 @@ import pytest
 
 from lwr.managers import status
 from lwr.managers.util.cli.job import JobStatus
-from lwr.managers.util.drmaa.sge import parse_qacct, qacct_job_status
+from lwr.managers.util.drmaa.sge import (matching_record, parse_qacct, parse_qacct_records, qacct_job_status,
+                                        qsub_time)
 from lwr.managers.util.sudo import SudoError, sudo, sudo_argv
 from lwr.scripts import chown_working_directory
 from lwr.scripts._common import ScriptError
@@ -74,6 +76,22 @@ def test_qacct_parsing_of_real_records():
     killed = qacct_job_status(parse_qacct(qacct_fixture("qacct_h_rt_kill.txt")))
     assert killed.state == status.FAILED and "h_rt" in killed.reason
     assert parse_qacct(qacct_fixture("qacct_invalid_id.txt")) is None
+
+
+def test_qacct_record_of_an_older_job_with_the_same_number_is_not_ours():
+    # Grid Engine reuses job numbers after its spool is recreated; the accounting file keeps the
+    # old records, so "qacct -j N" can list somebody else's job N after ours.
+    ours = qacct_fixture("qacct_exit7.txt")
+    older = re.sub(r"(?m)^jobname .*$", "jobname      lwr_other", qacct_fixture("qacct_h_rt_kill.txt"))
+    records = parse_qacct_records(ours + older)
+    assert len(records) == 2
+    submitted = qsub_time(records[0])
+    assert submitted is not None
+    found = matching_record(records, job_name="sh", submitted_after=submitted)
+    assert qacct_job_status(found) == JobStatus(status.COMPLETE, 7)
+    # a record from long before our submission is somebody else's job, whatever its name
+    assert matching_record(records, job_name="sh", submitted_after=submitted + 3600) is None
+    assert matching_record(records) is records[-1]
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +176,41 @@ def test_job_finished_in_an_earlier_session_is_resolved(session, tmp_path):
         found = session.job_status(job)
     # DRMAA raises InvalidJobException for it; Grid Engine's accounting still has the exit code
     assert found == JobStatus(status.COMPLETE, 5)
+
+
+@pytest.mark.drmaa
+def test_job_grid_engine_cannot_start_fails_with_its_reason_and_leaves_the_queue(session, tmp_path):
+    # an output file that cannot be opened puts the job in Grid Engine's error state (Eqw)
+    attrs = job_attrs(tmp_path, "true", outputPath=":/nonexistent/lwr-test/stdout")
+    job = session.run_job(**attrs)
+    final = follow(session, job)[-1]
+    assert final.state == status.FAILED, final
+    assert "/nonexistent/lwr-test/stdout" in final.reason or "input/output file" in final.reason, final
+    assert wait_gone_from_qstat(job)
+
+
+@pytest.mark.drmaa
+def test_job_of_another_session_in_error_state_fails_with_the_reason(session, tmp_path):
+    script = tmp_path / "eqw.sh"
+    script.write_text("#!/bin/sh\ntrue\n")
+    submitted = subprocess.run(["qsub", "-terse", "-N", "lwr_eqw", "-o", "/nonexistent/lwr-test/out",
+                                "-e", str(tmp_path), str(script)],
+                               env=scheduler_env(), capture_output=True, text=True)
+    assert submitted.returncode == 0, submitted.stderr
+    job = submitted.stdout.strip()
+    final = follow(session, job)[-1]
+    assert final.state == status.FAILED, final
+    assert "Grid Engine could not start the job" in final.reason and "/nonexistent/lwr-test/out" in final.reason
+    assert wait_gone_from_qstat(job)
+
+
+def wait_gone_from_qstat(job, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(["qstat", "-j", job], env=scheduler_env(), capture_output=True).returncode != 0:
+            return True
+        time.sleep(0.3)
+    return False
 
 
 # -- run as user ----------------------------------------------------------------------------

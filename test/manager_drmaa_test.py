@@ -91,7 +91,7 @@ def test_drmaa_job_survives_a_server_restart_and_one_finished_meanwhile_too(serv
     try:
         assert status(server, "r1", manager="free")["status"] == "running"
         quick = wait_for(server, "quick", TERMINAL, manager="free")
-        assert (quick["status"], quick["returncode"]) == ("complete", 6)
+        assert (quick["status"], quick["returncode"]) == ("complete", 6), quick
         final = wait_for(server, "r1", TERMINAL, manager="free")
         assert (final["status"], final["returncode"]) == ("complete", 2)
         assert server.request("GET", "managers/free/jobs/r1/files", {"name": "after.txt"}) == (200, b"after\n")

@@ -56,7 +56,8 @@ class DrmaaQueueManager(ExternalBaseManager):
 
     def _scheduler_status(self, job_id, external_id):
         try:
-            return self.drmaa_session.job_status(external_id)
+            return self.drmaa_session.job_status(external_id, job_name=self.job_name(job_id),
+                                                 submitted_after=self.submitted_at(job_id))
         except self.drmaa_session.drmaa.errors.DrmaaException as exc:
             raise SchedulerCommandError(["drmaa", "jobStatus", external_id], -1, "", str(exc)) from exc
 

@@ -96,6 +96,13 @@ class ExternalBaseManager(BaseManager):
             self._external_ids[job_id] = str(stored)
         return str(stored)
 
+    def submitted_at(self, job_id: str) -> Optional[float]:
+        """When the job was handed to the scheduler (the ``external_id`` marker's time)."""
+        try:
+            return os.path.getmtime(self.job_file(job_id, "external_id"))
+        except OSError:
+            return None
+
     # -- launching ------------------------------------------------------------------------------
     def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
                setup_params=None):

@@ -77,73 +77,118 @@ class DrmaaSession:
             finally:
                 self._session.deleteJobTemplate(template)
 
-    def job_status(self, external_id: str) -> JobStatus:
+    def job_status(self, external_id: str, job_name: Optional[str] = None,
+                   submitted_after: Optional[float] = None) -> JobStatus:
         """Where the job is.  A finished job's result is cached, because reading it (wait)
         makes DRMAA forget the job.  A job of an earlier session that has finished raises
         InvalidJobException in DRMAA; it reads ``LOST`` (read the exit-code file) unless Grid
-        Engine's accounting (qacct) says more."""
+        Engine's accounting (qacct) says more.  ``job_name`` and ``submitted_after`` (a
+        timestamp) tell our job's accounting record from an older job that had the same number.
+
+        Accounting is read without holding the session lock: qacct scans a file that only grows,
+        and other jobs' submissions must not wait for it."""
         external_id = str(external_id)
         if external_id in self._finished:
             return self._finished[external_id]
+        hints = {"job_name": job_name, "submitted_after": submitted_after}
         errors = self.drmaa.errors
+        info = None
         with self._lock:
             try:
                 code = self._session.jobStatus(external_id)
             except errors.InvalidJobException:
-                return self._forgotten(external_id)
-            state = DRMAA_STATES.get(str(code))
-            if state is None:
+                code = None
+            state = DRMAA_STATES.get(str(code)) if code is not None else None
+            if code is not None and state is None:
                 log.warning("unknown DRMAA job state %r for job %s", code, external_id)
                 return JobStatus(UNKNOWN)
-            if code not in (self.drmaa.JobState.DONE, self.drmaa.JobState.FAILED):
+            if code is not None and code not in (self.drmaa.JobState.DONE, self.drmaa.JobState.FAILED):
                 return JobStatus(state)
-            try:
-                info = self._session.wait(external_id, self.drmaa.Session.TIMEOUT_NO_WAIT)
-            except errors.ExitTimeoutException:
-                return JobStatus(status.RUNNING)  # finishing; ask again
-            except errors.InvalidJobException:
-                return self._forgotten(external_id)
-            except Exception as exc:  # drmaa raises a bare Exception for DRMAA_ERRNO_NO_RUSAGE (24)
-                if not str(exc).startswith("code 24"):
-                    raise
-                info = None
-        if info is None:
+            outcome = "info"
+            if code is not None:
+                try:
+                    info = self._session.wait(external_id, self.drmaa.Session.TIMEOUT_NO_WAIT)
+                except errors.ExitTimeoutException:
+                    # FAILED yet not waitable: Grid Engine holds the job in error state (Eqw)
+                    outcome = "error_state" if code == self.drmaa.JobState.FAILED else "finishing"
+                except errors.InvalidJobException:
+                    outcome = "error_state" if code == self.drmaa.JobState.FAILED else "forgotten"
+                except Exception as exc:  # drmaa raises a bare Exception for DRMAA_ERRNO_NO_RUSAGE (24)
+                    if not str(exc).startswith("code 24"):
+                        raise
+                    outcome = "no_usage"
+            else:
+                outcome = "forgotten"
+        if outcome == "finishing":
+            return JobStatus(status.RUNNING)  # ask again
+        if outcome == "forgotten":
+            return self._forgotten(external_id, hints)
+        if outcome == "error_state":
+            result = self._error_state(external_id, hints)
+        elif outcome == "no_usage":
             # Grid Engine keeps no usage record for a job deleted before it started
-            result = self._qacct(external_id) or JobStatus(status.CANCELLED, None, "ended before it ran")
+            result = self._qacct(external_id, hints) or JobStatus(status.CANCELLED, None, "ended before it ran")
         else:
-            result = self._from_job_info(external_id, info)
+            result = self._from_job_info(external_id, info, hints)
         self._finished[external_id] = result
         return result
 
-    def _from_job_info(self, external_id: str, info) -> JobStatus:
+    def _from_job_info(self, external_id: str, info, hints) -> JobStatus:
         if info.hasExited:
             return JobStatus(status.COMPLETE, int(info.exitStatus))
         if external_id in self._killed:
             return JobStatus(status.CANCELLED, None, "terminated on request")
         if info.wasAborted and not info.hasSignal:
+            # deleted while pending (qdel) or failed to start (Grid Engine's error state)
+            accounting = self._qacct(external_id, hints, wait=3.0)
+            if accounting is not None and accounting.state == status.FAILED:
+                self._remove_failed(external_id)
+                return accounting
+            reason = sge.qstat_error_reason(external_id)
+            if reason:
+                self._remove_failed(external_id)
+                return JobStatus(status.FAILED, None, "Grid Engine could not start the job: %s" % reason)
             return JobStatus(status.CANCELLED, None, "aborted before it ran")
         if info.hasSignal:
             # qacct explains a kill (e.g. "qmaster enforced h_rt ... limit"); its record may
             # trail DRMAA's by up to the accounting flush time
-            accounting = self._qacct(external_id, wait=3.0)
+            accounting = self._qacct(external_id, hints, wait=3.0)
             if accounting is not None and accounting.state == status.FAILED:
                 return accounting
             return JobStatus(status.FAILED, None, "killed by %s" % info.terminatedSignal)
         return JobStatus(status.FAILED, None, "DRMAA reports the job failed")
 
-    def _forgotten(self, external_id: str) -> JobStatus:
+    def _error_state(self, external_id: str, hints) -> JobStatus:
+        """A job Grid Engine put in error state (``Eqw``): it will never run unless an admin
+        clears it, so it fails with Grid Engine's reason and is removed from the queue."""
+        reason = sge.qstat_error_reason(external_id)
+        if reason is None:
+            accounting = self._qacct(external_id, hints)
+            reason = accounting.reason if accounting is not None and accounting.reason else None
+        self._remove_failed(external_id)
+        return JobStatus(status.FAILED, None, "Grid Engine could not start the job: %s"
+                         % (reason or "the job is in error state"))
+
+    def _remove_failed(self, external_id: str) -> None:
+        with self._lock:
+            try:
+                self._session.control(external_id, self.drmaa.JobControlAction.TERMINATE)
+            except self.drmaa.errors.DrmaaException:
+                pass  # already gone
+
+    def _forgotten(self, external_id: str, hints) -> JobStatus:
         # a job that has just ended may be gone from the qmaster a moment before qacct has it
-        accounting = self._qacct(external_id, wait=3.0)
+        accounting = self._qacct(external_id, hints, wait=3.0)
         if accounting is not None:
             return accounting
         return JobStatus(status.LOST, None, "DRMAA no longer knows job %s (finished in an earlier session)" % external_id)
 
-    def _qacct(self, external_id: str, wait: float = 0.0) -> Optional[JobStatus]:
+    def _qacct(self, external_id: str, hints=None, wait: float = 0.0) -> Optional[JobStatus]:
         if not self.use_qacct or "SGE" not in self.drms_info and "Grid Engine" not in self.drms_info:
             return None
         deadline = time.monotonic() + wait
         while True:
-            found = sge.qacct_status(external_id)
+            found = sge.qacct_status(external_id, **(hints or {}))
             if found is not None or time.monotonic() >= deadline:
                 return found
             time.sleep(0.5)
