@@ -1,9 +1,10 @@
 """queued_drmaa through the real LWR HTTP API against real Grid Engine 8.1.9 and its DRMAA library."""
+import os
 import time
 
 import pytest
 
-from test.manager_support import (cancel, external_id, lifecycle, restart, run, start, status, submit,
+from test.manager_support import (cancel, external_id, job_file, lifecycle, restart, run, start, status, submit,
                                   wait_for, TERMINAL)
 from test.support.schedulers import drmaa_problem, sge_available
 from test.support.server import LwrServer
@@ -84,6 +85,12 @@ def test_drmaa_job_survives_a_server_restart_and_one_finished_meanwhile_too(serv
     submit(server, "r1", "sleep 5; echo after > ../outputs/after.txt; exit 2", manager="free")
     submit(server, "quick", "exit 6", manager="free")
     wait_for(server, "r1", ["running"], manager="free")
+    # killed once Grid Engine has "quick" (a kill while it is being submitted fails it on purpose:
+    # LWR does not know whether the scheduler took it, and does not risk running it twice)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(job_file(server, "quick", "external_id")):
+        assert time.monotonic() < deadline, status(server, "quick", manager="free")
+        time.sleep(0.1)
     server.kill()
     # "quick" ends while no LWR is watching: the new DRMAA session does not know it any more
     time.sleep(2)
