@@ -3,6 +3,7 @@
 * the LWR daemon SIGKILLed while jobs are being set up, running and being staged out;
 * the broker stopped and started mid-run (``rabbitmqctl stop_app`` / ``start_app``).
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -116,3 +117,50 @@ def _try_submit(job, client_manager, daemon, files):
     except Exception:
         time.sleep(0.5)
         return False
+
+
+class ThreeOutputJob(CopyJob):
+    """Copies its input to three outputs, so stage-out takes three POSTs to the files endpoint."""
+
+    def __init__(self, base, job_id):
+        super().__init__(base, job_id, sleep=0.1)
+        stem = self.output[:-len(".dat")]
+        self.outputs = ["%s_%s.dat" % (stem, part) for part in "abc"]
+        self.command_line = " && ".join('cp "%s" "%s"' % (self.input, out) for out in self.outputs)
+
+    def submit(self, client_manager, staging_directory, files_endpoint):
+        from lwr.lwr_client import ClientJobDescription, ClientOutputs, submit_job
+        from test.amqp_harness_test import MockTool
+        client = client_manager.get_client({"jobs_directory": staging_directory,
+                                            "default_file_action": "remote_transfer",
+                                            "files_endpoint": files_endpoint}, self.job_id)
+        work = os.path.join(self.directory, "w")
+        outputs = ClientOutputs(working_directory=work, output_files=self.outputs)
+        description = ClientJobDescription(tool=MockTool(os.path.join(self.directory, "tool")),
+                                           command_line=self.command_line, config_files=[],
+                                           input_files=[self.input], client_outputs=outputs,
+                                           working_directory=work)
+        submit_job(client, description)
+
+
+def test_stage_out_resumed_after_sigkill_sends_each_output_once(mq_env, tmp_path):
+    # Galaxy's job files API appends to an existing tool_stdout/tool_stderr, so a file pushed
+    # twice would show the tool's output twice: a restarted stage-out skips what it already sent.
+    daemon, client_manager, files = mq_env(post_delay=1.0)
+    job = ThreeOutputJob(tmp_path, 3100)
+    job.submit(client_manager, daemon.staging_directory, files.url)
+
+    def posts():
+        return [r["query"]["path"][0] for r in files.requests if r["method"] == "POST"]
+
+    wait_for(lambda: len(posts()) >= 2, 60, interval=0.02, message="the second output being pushed")
+    daemon.kill()  # the first push was answered and recorded; the second is in flight
+    first = posts()[0]
+    daemon.start()
+    wait_for(lambda: client_manager.terminal(job.job_id), 60, message="the job's terminal status")
+    assert [b["status"] for b in client_manager.terminal(job.job_id)] == ["complete"]
+    assert posts().count(first) == 1, posts()
+    assert sorted(set(posts())) == sorted(job.outputs)
+    for out in job.outputs:
+        with open(out, "rb") as handle:
+            assert hashlib.sha256(handle.read()).hexdigest() == job.sha256

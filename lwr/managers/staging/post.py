@@ -2,8 +2,13 @@
 import json
 import logging
 import os
+import threading
 
-__all__ = ["postprocess", "needs_postprocess"]
+__all__ = ["postprocess", "needs_postprocess", "PUSHED_OUTPUTS"]
+
+#: Job metadata: the destinations already pushed, so stage-out resumed after a restart sends
+#: each file once (Galaxy's job files API appends to an existing tool_stdout / tool_stderr).
+PUSHED_OUTPUTS = "pushed_outputs"
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,8 @@ class _ServerOutputCollector:
 
     def __init__(self, job_directory):
         self.job_directory = job_directory
+        self.pushed = set(job_directory.load_metadata(PUSHED_OUTPUTS) or [])
+        self._lock = threading.Lock()
 
     def collect_output(self, results_collector, output_type, action, name):
         if not action.staging_needed or action.staging_action_local:
@@ -45,6 +52,15 @@ class _ServerOutputCollector:
         path = self.job_directory.calculate_path(name, output_type, create_parents=False)
         if not os.path.exists(path):
             raise FileNotFoundError("output %r was not produced by the job" % name)
+        destination = str(action.path)
+        with self._lock:
+            if destination in self.pushed:
+                log.info("job %s: %s %s was pushed before a restart; not sent again",
+                         self.job_directory.job_id, output_type, name)
+                return True
         log.debug("pushing %s %s with %s", output_type, name, action.action_type)
         action.write_from_path(path)
+        with self._lock:
+            self.pushed.add(destination)
+            self.job_directory.store_metadata(PUSHED_OUTPUTS, sorted(self.pushed))
         return True
