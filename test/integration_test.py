@@ -10,7 +10,7 @@ from lwr.lwr_client.exceptions import ServerRefusedToken, ServerUnavailable
 from lwr.lwr_client.test import check
 from lwr.lwr_client.transport import pycurl_available
 from test.support.files_server import FilesServer
-from test.support.server import PASTER, REPO_ROOT, free_port
+from test.support.server import PASTER, REPO_ROOT, free_port, settled_listing
 from test.support.services import require
 
 TOKEN = "itest-token"
@@ -76,7 +76,7 @@ def test_http_matrix(name, http_server, files_server):
         methods = {request["method"] for request in files_server.requests}
         assert methods == {"GET", "POST"}  # inputs fetched and outputs pushed by the server
     if name != "test_errors":
-        assert os.listdir(http_server.staging_directory) == []  # cleaned up
+        assert settled_listing(http_server.staging_directory) == []  # cleaned up
     assert bool(_cached_files(http_server.app_conf["file_cache_dir"])) == (name == "cache")
 
 
@@ -163,5 +163,5 @@ def test_in_process_matrix(name, lwr_app, files_server):
     options = _options(name, files_server, lwr_app.staging_directory)
     check.run(dict(options, job_manager=lwr_app.managers["_default_"], file_cache=lwr_app.file_cache))
     if name != "test_errors":
-        assert os.listdir(lwr_app.staging_directory) == []
+        assert settled_listing(lwr_app.staging_directory) == []
     assert bool(_cached_files(lwr_app.config["file_cache_dir"])) == (name == "cache")

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from test.support.server import LwrServer, settled_listing
+
 pytestmark = pytest.mark.server
 
 PY = sys.executable
@@ -65,7 +67,7 @@ def test_full_job_flow(lwr_server):
 
     assert lwr_server.request("PUT", "jobs/123/cancel") == (200, b"OK")
     assert lwr_server.request("DELETE", "jobs/123") == (200, b"OK")
-    assert os.listdir(lwr_server.staging_directory) == []
+    assert settled_listing(lwr_server.staging_directory) == []
     assert lwr_server.request("GET", "jobs/123/status")[0] == 404
 
 
@@ -214,3 +216,40 @@ def test_cancel_running_job(lwr_server):
     assert lwr_server.request("PUT", "jobs/long/cancel") == (200, b"OK")
     assert wait_done(lwr_server, "long")["status"] == "cancelled"
     assert lwr_server.request("PUT", "jobs/long/cancel") == (200, b"OK")  # twice is safe
+
+
+def test_cleaned_job_id_is_free_at_once_and_its_files_go_in_the_background(lwr_server):
+    lwr_server.json("POST", "jobs", {"job_id": "again"})
+    big = os.urandom(1024 * 1024)
+    for index in range(8):
+        code, _ = lwr_server.request("POST", "jobs/again/files", {"name": "in%d.dat" % index, "type": "input"},
+                                     data=big)
+        assert code == 200
+    assert lwr_server.request("DELETE", "jobs/again") == (200, b"OK")
+    assert not os.path.exists(os.path.join(lwr_server.staging_directory, "again"))
+    assert lwr_server.request("GET", "jobs/again/status")[0] == 404
+    lwr_server.json("POST", "jobs", {"job_id": "again"})  # the id is reusable right away
+    assert sorted(settled_listing(lwr_server.staging_directory)) == ["again"]
+    assert os.listdir(os.path.join(lwr_server.staging_directory, "again", "inputs")) == []
+
+
+def test_trees_left_by_a_stopped_server_are_removed_at_start(tmp_path):
+    staging = tmp_path / "srv" / "staging"
+    leftover = staging / ".deleting-j1-abc123" / "tree" / "inputs"
+    leftover.mkdir(parents=True)
+    (leftover / "x.dat").write_bytes(b"x" * 1000)
+    old_setup = staging / ".setup-j2-old"
+    old_setup.mkdir()
+    os.utime(old_setup, (time.time() - 7200, time.time() - 7200))
+    fresh_setup = staging / ".setup-j3-new"  # could belong to a setup in progress: kept
+    fresh_setup.mkdir()
+    server = LwrServer(tmp_path / "srv").start()
+    try:
+        deadline = time.monotonic() + 15
+        while (staging / ".deleting-j1-abc123").exists() or old_setup.exists():
+            assert time.monotonic() < deadline, os.listdir(staging)
+            time.sleep(0.05)
+        assert fresh_setup.exists()
+    finally:
+        server.stop()
+

@@ -140,3 +140,15 @@ class LwrServer:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
+
+
+def settled_listing(directory, timeout: float = 15.0):
+    """``os.listdir(directory)`` once the server's background deletions there have finished
+    (``clean`` moves a job directory aside as ``.deleting-*`` and removes it in a thread)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        names = os.listdir(directory)
+        if not any(name.startswith(".deleting-") for name in names) or time.monotonic() > deadline:
+            return names
+        time.sleep(0.02)
+

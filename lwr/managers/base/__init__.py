@@ -4,6 +4,7 @@ import os
 import uuid
 
 from lwr.managers import status
+from lwr.managers.base import reaper
 from lwr.managers.base.directory import JobDirectory
 from lwr.managers.util.job_script import job_script
 from lwr.util import asbool
@@ -30,6 +31,7 @@ class BaseManager:
         self.app = app
         self.staging_directory = os.path.abspath(app.staging_directory)
         os.makedirs(self.staging_directory, exist_ok=True)
+        reaper.sweep(self.staging_directory)
         self.lock_manager = app.lock_manager
         self.authorizer = app.authorizer
         self.dependency_manager = app.dependency_manager

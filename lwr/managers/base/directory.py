@@ -5,6 +5,7 @@ import shutil
 import tempfile
 
 from lwr import paths
+from lwr.managers.base.reaper import discard_tree
 from lwr.lwr_client.job_directory import NESTED_TYPES as _CLIENT_NESTED_TYPES
 from lwr.lwr_client.job_directory import TYPE_DIRECTORIES
 from lwr.util import atomic_write_json, read_json
@@ -71,7 +72,8 @@ class JobDirectory:
         return os.path.isdir(self.path)
 
     def delete(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        """Remove the job directory: its name is free at once, the files go in the background."""
+        discard_tree(self.path, self.job_id)
 
     def sub_directory(self, name: str) -> str:
         return os.path.join(self.path, name) if name else self.path
