@@ -116,6 +116,8 @@ def main(argv=None):
     parser.add_argument("--size-mib", type=int, default=1024, help="file size in MiB (default 1024)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per measurement; the best is kept")
     parser.add_argument("--dir", default=None, help="scratch directory (default: a new temp dir)")
+    parser.add_argument("--use-sendfile", action="store_true",
+                        help="serve LWR's downloads with sendfile (server option use_sendfile = true)")
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix="lwr-bench-", dir=args.dir)
     try:
@@ -125,7 +127,8 @@ def main(argv=None):
         os.mkdir(ref_dir)
         ref_port = free_port()
         reference = subprocess.Popen([sys.executable, "-c", REFERENCE_SERVER, str(ref_port), ref_dir])
-        lwr = LwrServer(os.path.join(work, "lwr"), log_level="WARNING").start()
+        lwr = LwrServer(os.path.join(work, "lwr"), log_level="WARNING",
+                        server_options={"use_sendfile": "true" if args.use_sendfile else "false"}).start()
         time.sleep(0.5)
         try:
             lwr.json("POST", "jobs", {"job_id": "bench"})
@@ -156,7 +159,8 @@ def main(argv=None):
             reference.terminate()
             reference.wait()
         (ref_up, ref_down), (lwr_up, lwr_down) = results["reference"], results["lwr"]
-        print("file size            %d MiB (best of %d)" % (args.size_mib, args.repeat))
+        print("file size            %d MiB (best of %d), LWR downloads via %s"
+              % (args.size_mib, args.repeat, "sendfile" if args.use_sendfile else "1 MiB buffer"))
         print("reference upload     %8.1f MiB/s" % ref_up)
         print("reference download   %8.1f MiB/s" % ref_down)
         print("lwr upload           %8.1f MiB/s   ratio %.2f" % (lwr_up, lwr_up / ref_up))

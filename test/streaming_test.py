@@ -94,6 +94,29 @@ def test_two_gib_upload_and_download_stream_with_flat_rss(lwr_server):
     os.unlink(path)
 
 
+@pytest.mark.parametrize("use_sendfile", ["false", "true"])
+def test_download_is_byte_exact_with_either_send_path(tmp_path, use_sendfile):
+    from test.support.server import LwrServer
+    size = 5 * 1024 * 1024 + 12345  # not a multiple of the 1 MiB buffer
+    payload = os.urandom(size)
+    server = LwrServer(tmp_path / "srv", server_options={"use_sendfile": use_sendfile}).start()
+    try:
+        server.json("POST", "jobs", {"job_id": "dl"})
+        path = os.path.join(server.staging_directory, "dl", "outputs", "o.dat")
+        with open(path, "wb") as handle:
+            handle.write(payload)
+        connection = _connection(server)
+        for _ in range(2):  # keep-alive: the second response starts where the first ended
+            connection.request("GET", "/jobs/dl/files?name=o.dat")
+            response = connection.getresponse()
+            assert response.status == 200
+            assert int(response.getheader("Content-Length")) == size
+            assert hashlib.sha256(response.read()).digest() == hashlib.sha256(payload).digest()
+        connection.close()
+    finally:
+        server.stop()
+
+
 def _raw_request(server, head: bytes, body_parts=(), wait_for_continue=False):
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
     try:

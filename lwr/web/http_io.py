@@ -93,7 +93,7 @@ class ChunkedReader:
 
 
 class FileWrapper:
-    """``wsgi.file_wrapper``: the server sends it with ``sendfile``; iteration is the fallback."""
+    """``wsgi.file_wrapper``: the server sends the file itself; iteration is the fallback."""
 
     def __init__(self, filelike, block_size: int = 1024 * 1024):
         self.filelike = filelike

@@ -6,18 +6,43 @@ What it adds to ``egg:Paste#http`` on Python 3:
   broken: ``ssl_pem = *`` fails and request bodies over 16 KB are dropped);
   ``ssl_pem = *`` generates a self-signed RSA-2048/SHA-256 certificate at start.
 * Chunked request bodies are decoded (Paste hands the application zero bytes).
-* ``wsgi.file_wrapper``, served with ``socket.sendfile`` (zero-copy downloads).
+* ``wsgi.file_wrapper``, served through one reusable 1 MiB buffer, or with
+  ``socket.sendfile`` when ``use_sendfile = true`` (which kernel path is faster
+  depends on the kernel: measure with ``bench/staging.py``).
 * HTTP/1.1 keep-alive, closing the connection when a request body was not read.
 * Daemon worker threads, so the process can always exit.
 """
 import logging
 import os
 import ssl
+import sys
 import tempfile
 
-from paste import httpserver
+from paste.deploy.converters import asbool
 
 from lwr.web.http_io import BodyReader, ChunkedReader, FileWrapper
+
+
+def _import_paste_httpserver():
+    """Import ``paste.httpserver`` without loading pyOpenSSL.
+
+    Paste tries ``from OpenSSL import SSL, tsafe``; pyOpenSSL dropped ``tsafe`` long ago, so
+    the import fails and Paste sets ``SSL = None`` either way, but only after pyOpenSSL has
+    loaded cryptography's native code (~9 MiB of resident memory in every server). LWR does
+    TLS with the standard library, so the outcome is the same and the memory stays free.
+    """
+    if "paste.httpserver" in sys.modules or "OpenSSL" in sys.modules:
+        from paste import httpserver as module
+        return module
+    sys.modules["OpenSSL"] = None  # makes the import raise ImportError at once
+    try:
+        from paste import httpserver as module
+    finally:
+        del sys.modules["OpenSSL"]
+    return module
+
+
+httpserver = _import_paste_httpserver()
 
 __all__ = ["server_runner", "serve", "LwrHandler"]
 
@@ -100,17 +125,28 @@ class LwrHandler(httpserver.WSGIHandler):
         self.wsgi_write_chunk(b"")  # status line and headers
         self.wfile.flush()
         handle = wrapper.filelike
-        try:
-            offset = handle.tell()
-        except (OSError, AttributeError):
-            offset = 0
-        try:
-            self.connection.sendfile(handle, offset)
-        except (AttributeError, ValueError, OSError) as exc:
-            if isinstance(exc, (ConnectionError, TimeoutError)):
-                raise
-            for chunk in wrapper:
-                self.wfile.write(chunk)
+        if getattr(self.server, "lwr_use_sendfile", False):
+            try:
+                offset = handle.tell()
+            except (OSError, AttributeError):
+                offset = 0
+            try:
+                self.connection.sendfile(handle, offset)
+                return
+            except (AttributeError, ValueError, OSError) as exc:
+                if isinstance(exc, (ConnectionError, TimeoutError)):
+                    raise
+                # Nothing was sent: sendfile refuses before its first byte (e.g. not a regular file).
+        if hasattr(handle, "readinto"):
+            buffer = bytearray(wrapper.block_size)
+            view = memoryview(buffer)
+            while True:
+                count = handle.readinto(buffer)
+                if not count:
+                    return
+                self.connection.sendall(view[:count])
+        for chunk in wrapper:
+            self.wfile.write(chunk)
 
     def log_request(self, *args, **kwargs):
         pass  # LWR's access log (lwr.access) records requests with secrets masked
@@ -157,7 +193,7 @@ def ssl_context(ssl_pem: str) -> ssl.SSLContext:
 
 
 def serve(app, host="localhost", port=8913, ssl_pem=None, threadpool_workers=10, socket_timeout=None,
-          request_queue_size=64, start_loop=True, threadpool_options=None):
+          request_queue_size=64, start_loop=True, threadpool_options=None, use_sendfile=False):
     """Build (and, with ``start_loop``, run) the server."""
     workers = max(int(threadpool_workers), 1)
     options = {"spawn_if_under": min(5, workers - 1), "kill_thread_limit": 86400,
@@ -167,6 +203,7 @@ def serve(app, host="localhost", port=8913, ssl_pem=None, threadpool_workers=10,
                               use_threadpool=True, threadpool_workers=workers, daemon_threads=True,
                               threadpool_options=options, request_queue_size=int(request_queue_size),
                               socket_timeout=socket_timeout)
+    server.lwr_use_sendfile = bool(use_sendfile) and not ssl_pem  # TLS cannot use sendfile
     if ssl_pem:
         server.socket = ssl_context(ssl_pem).wrap_socket(server.socket, server_side=True,
                                                          do_handshake_on_connect=False)
@@ -185,7 +222,8 @@ def serve(app, host="localhost", port=8913, ssl_pem=None, threadpool_workers=10,
 
 
 def server_runner(wsgi_app, global_conf, host="localhost", port="8913", ssl_pem=None,
-                  threadpool_workers="10", socket_timeout=None, request_queue_size="64", **kwargs):
+                  threadpool_workers="10", socket_timeout=None, request_queue_size="64",
+                  use_sendfile="false", **kwargs):
     """PasteDeploy ``paste.server_runner`` entry point; ``threadpool_*`` options go to Paste's pool."""
     threadpool_options = {}
     for key, value in kwargs.items():
@@ -196,4 +234,5 @@ def server_runner(wsgi_app, global_conf, host="localhost", port="8913", ssl_pem=
     serve(wsgi_app, host=host, port=port, ssl_pem=ssl_pem or None,
           threadpool_workers=threadpool_workers,
           socket_timeout=int(socket_timeout) if socket_timeout else None,
-          request_queue_size=request_queue_size, threadpool_options=threadpool_options)
+          request_queue_size=request_queue_size, threadpool_options=threadpool_options,
+          use_sendfile=asbool(use_sendfile))

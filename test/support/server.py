@@ -27,7 +27,7 @@ class LwrServer:
 
     def __init__(self, directory, app_conf=None, job_managers_ini=None, ssl_pem=None,
                  server_use="egg:lwr#server", port=None, log_level="INFO",
-                 app_factory="lwr.web.wsgi:app_factory"):
+                 app_factory="lwr.web.wsgi:app_factory", server_options=None):
         self.directory = str(directory)
         os.makedirs(self.directory, exist_ok=True)
         self.port = port or free_port()
@@ -35,6 +35,7 @@ class LwrServer:
         self.server_use = server_use
         self.log_level = log_level
         self.app_factory = app_factory
+        self.server_options = dict(server_options or {})
         conf = {
             "staging_directory": os.path.join(self.directory, "staging"),
             "persistence_directory": os.path.join(self.directory, "persisted_data"),
@@ -68,6 +69,7 @@ class LwrServer:
                  "port = %d" % self.port]
         if self.ssl_pem:
             lines.append("ssl_pem = %s" % self.ssl_pem)
+        lines += ["%s = %s" % item for item in self.server_options.items()]
         lines += ["", "[app:main]", "paste.app_factory = %s" % self.app_factory]
         lines += ["%s = %s" % item for item in self.app_conf.items()]
         lines += ["", "[loggers]", "keys = root", "", "[handlers]", "keys = console", "",

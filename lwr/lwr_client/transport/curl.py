@@ -13,10 +13,10 @@ from lwr.lwr_client.transport.base import (
 )
 from lwr.lwr_client.transport.standard import ssl_verify_default
 
-try:
-    import pycurl
-except ImportError:  # optional dependency
-    pycurl = None
+# Imported on first use: libcurl and its TLS libraries add ~7 MiB to every process that
+# merely imports the client (the LWR server among them).
+pycurl = None
+_pycurl_import_failed = False
 
 __all__ = ["PycurlTransport", "pycurl_available", "PYCURL_UNAVAILABLE_MESSAGE"]
 
@@ -49,6 +49,15 @@ class _ChunkReader:
 
 
 def pycurl_available() -> bool:
+    """Import pycurl (once) and tell whether it is usable."""
+    global pycurl, _pycurl_import_failed
+    if pycurl is None and not _pycurl_import_failed:
+        try:
+            import pycurl as module
+        except ImportError:  # optional dependency
+            _pycurl_import_failed = True
+        else:
+            pycurl = module
     return pycurl is not None
 
 
@@ -56,7 +65,7 @@ class PycurlTransport(Transport):
     """Same contract as :class:`~lwr.lwr_client.transport.standard.UrllibTransport`, through libcurl."""
 
     def __init__(self, timeout: int = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None):
-        if pycurl is None:
+        if not pycurl_available():
             raise ImportError(PYCURL_UNAVAILABLE_MESSAGE)
         self.timeout = timeout
         self.retry = retry or RetryPolicy.from_environ()
