@@ -28,12 +28,7 @@ class LwrApp:
         os.makedirs(self.persistence_directory, exist_ok=True)
         self.lock_manager = LockManager()
         self.authorizer = self._build_authorizer(conf)
-        self.object_store = None
-        if conf.get("object_store_config_file"):
-            # The object-store routes of 0.2.0 wrap Galaxy's own object store classes; this
-            # release does not serve them, and silently ignoring the option would mislead.
-            raise ValueError("object_store_config_file is set, but this LWR release does not serve "
-                             "the object-store routes; remove the option from server.ini")
+        self.object_store = self._build_object_store(conf, self.staging_directory)
         self.dependency_manager = self._build_dependency_manager(conf)
         self.job_metrics = self._build_job_metrics(conf)
         self.managers = build_managers(self, conf)
@@ -62,6 +57,25 @@ class LwrApp:
     def _build_job_metrics(conf):
         from lwr.managers.util.metrics import JobMetrics
         return JobMetrics.from_file(conf.get("job_metrics_config_file", "job_metrics_conf.xml"))
+
+    @staticmethod
+    def _build_object_store(conf, staging_directory):
+        config_file = conf.get("object_store_config_file")
+        if not config_file:
+            return None
+        from lwr.objectstore import build_object_store_from_config
+        umask = conf.get("object_store_umask")
+        try:
+            umask = int(str(umask), 8) if umask not in (None, "") else None
+        except ValueError:
+            raise ValueError("object_store_umask must be an octal number such as 0022, not %r" % umask)
+        return build_object_store_from_config(
+            config_file,
+            file_path=conf.get("object_store_file_path", "database/files"),
+            job_working_directory=conf.get("object_store_job_working_directory"),
+            new_file_path=conf.get("object_store_new_file_path"),
+            umask=umask,
+            allowed_source_roots=[staging_directory])
 
     @staticmethod
     def _build_file_cache(conf):

@@ -63,7 +63,7 @@ def test_docs_build_with_warnings_as_errors(tmp_path):
                              "-d", str(tmp_path / "doctrees"), DOCS, str(out)],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    for page in ("index", "installing", "running", "configure", "security", "job_managers",
+    for page in ("index", "installing", "running", "configure", "security", "job_managers", "object_store",
                  "testing", "development"):
         assert (out / ("%s.html" % page)).is_file(), page
 

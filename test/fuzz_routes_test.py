@@ -50,3 +50,35 @@ def test_random_hostile_requests_never_500(lwr_server, tmp_path):
         assert status is not None and status < 500, (target, status, lwr_server.log()[-3000:])
     assert set(os.listdir(os.path.dirname(lwr_server.staging_directory))) == outside_before
     assert "Traceback" not in lwr_server.log()
+
+
+OBJECT_PATHS = ["/objects/{id}", "/objects/{id}/exists", "/objects/{id}/file_ready", "/objects/{id}/empty",
+                "/objects/{id}/size", "/objects/{id}/filename", "/object_store_usage_percent"]
+OBJECT_PARAMS = ["base_dir", "dir_only", "extra_dir", "extra_dir_at_root", "alt_name", "start", "count",
+                 "file_name", "create", "entire_dir"]
+OBJECT_VALUES = NASTY + ["True", "False", "true", "job_work", "temp", "-1", "0", "5", "/etc/passwd",
+                         "a/b", "x" * 300]
+
+
+def test_random_hostile_object_store_requests_never_500(lwr_server_factory, tmp_path):
+    store_root = tmp_path / "store"
+    conf = tmp_path / "object_store_conf.xml"
+    conf.write_text('<object_store type="disk"><files_dir path="%s/files"/>'
+                    '<extra_dir type="job_work" path="%s/job_work"/><extra_dir type="temp" path="%s/tmp"/>'
+                    '</object_store>' % (store_root, store_root, store_root))
+    server = lwr_server_factory(app_conf={"object_store_config_file": str(conf)})
+    rng = random.Random(20261201)
+    statuses = {}
+    before = set(os.listdir(tmp_path))
+    for _ in range(400):
+        path = rng.choice(OBJECT_PATHS).replace("{id}", rng.choice(["1", "1234", rng.choice(NASTY)]))
+        query = "&".join("%s=%s" % (rng.choice(OBJECT_PARAMS), rng.choice(OBJECT_VALUES))
+                         for _ in range(rng.randint(0, 5)))
+        target = path + ("?" + query if query else "")
+        status = _raw(server.port, rng.choice(METHODS), target, rng.choice([b"", b"data"]))
+        assert status is not None and status < 500, (target, status, server.log()[-3000:])
+        statuses[status] = statuses.get(status, 0) + 1
+    assert set(os.listdir(tmp_path)) == before
+    assert sorted(os.listdir(store_root)) == ["files", "job_work", "tmp"]
+    assert statuses.get(200, 0) > 50 and statuses.get(400, 0) > 50, statuses  # the store was exercised
+    assert "Traceback" not in server.log()

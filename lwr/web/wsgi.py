@@ -7,7 +7,8 @@ from lwr.managers.base.directory import JobExists, UnknownFileType
 from lwr.managers.stateful import JobStateConflict, UnknownJob
 from lwr.managers.util.job_script import InvalidEnvironment
 from lwr.paths import InvalidPath
-from lwr.web import routes
+from lwr.objectstore import InvalidObjectRequest, ObjectNotFound
+from lwr.web import object_store_routes, routes
 from lwr.web.access_log import AccessLogMiddleware
 from lwr.web.framework import ROUTES, RoutingApp
 
@@ -29,6 +30,8 @@ EXCEPTION_STATUS = [
     (UnknownJob, 404),
     (JobExists, 409),
     (JobStateConflict, 409),
+    (InvalidObjectRequest, 400),
+    (ObjectNotFound, 404),
 ]
 
 
@@ -41,7 +44,7 @@ class LwrWebApp(RoutingApp):
     """Routes bound to an :class:`LwrApp`; unknown attributes are the LwrApp's."""
 
     def __init__(self, lwr_app):
-        assert routes  # the routes module registers the route functions on import
+        assert routes and object_store_routes  # these modules register their routes on import
         super().__init__(lwr_app, ROUTES, exception_map())
         self.lwr_app = lwr_app
 
