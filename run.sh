@@ -169,6 +169,7 @@ wait_for_daemon() {
     python - "$@" <<'EOF'
 import os, signal, socket, sys, time
 host, port, pid_file, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+log_file, log_offset = sys.argv[5], int(sys.argv[6])
 try:
     import psutil
 except ImportError:
@@ -203,6 +204,16 @@ def owns_listener(pid):
         return False
     return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in connections)
 
+def exit_logged():
+    """Paste's daemon logs "Removing PID file" as it exits: a server that dies within
+    milliseconds removes its pid file before we ever read it."""
+    try:
+        with open(log_file, "rb") as handle:
+            handle.seek(log_offset)
+            return b"Removing PID file" in handle.read()
+    except OSError:
+        return False
+
 def answers():
     target = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "*": "127.0.0.1"}.get(host, host)
     try:
@@ -215,6 +226,10 @@ deadline = time.monotonic() + timeout
 pid = None
 while time.monotonic() < deadline:
     pid = read_pid() or pid
+    if (pid is None or not alive(pid)) and exit_logged():
+        print("run.sh: the LWR server%s exited during startup" % (" (pid %d)" % pid if pid else ""),
+              file=sys.stderr)
+        sys.exit(1)
     if pid is not None:
         if not alive(pid):
             print("run.sh: the LWR server (pid %d) exited during startup" % pid, file=sys.stderr)
@@ -257,7 +272,7 @@ case "$MODE" in
         if [ "$status" != 0 ]; then
             exit "$status"
         fi
-        if wait_for_daemon "$HOST" "$PORT" "$PID_FILE" "${LWR_START_TIMEOUT:-20}"; then
+        if wait_for_daemon "$HOST" "$PORT" "$PID_FILE" "${LWR_START_TIMEOUT:-20}" "$LOG_FILE" "$LOG_OFFSET"; then
             exit 0
         fi
         echo "run.sh: last lines of $LOG_FILE:" >&2
