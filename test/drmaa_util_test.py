@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from lwr.galaxy.status import limit_runner_state
 from lwr.managers import status
 from lwr.managers.util.cli.job import JobStatus
 from lwr.managers.util.drmaa.sge import (matching_record, parse_qacct, parse_qacct_records, qacct_job_status,
@@ -74,8 +75,32 @@ def qacct_fixture(name):
 def test_qacct_parsing_of_real_records():
     assert qacct_job_status(parse_qacct(qacct_fixture("qacct_exit7.txt"))) == JobStatus(status.COMPLETE, 7)
     killed = qacct_job_status(parse_qacct(qacct_fixture("qacct_h_rt_kill.txt")))
-    assert killed.state == status.FAILED and "h_rt" in killed.reason
+    assert killed.state == status.FAILED
+    assert killed.reason == "walltime limit exceeded: Grid Engine killed the job at h_rt=3 (ran 4s)"
+    assert limit_runner_state(killed.reason) == "WALLTIME_REACHED"
+    killed = qacct_job_status(parse_qacct(qacct_fixture("qacct_h_vmem_kill.txt")))
+    assert killed.state == status.FAILED
+    assert killed.reason == ("memory limit exceeded: Grid Engine killed the job at h_vmem=150M "
+                             "(maxvmem 273.746MB)")
+    assert limit_runner_state(killed.reason) == "MEMORY_LIMIT_REACHED"
     assert parse_qacct(qacct_fixture("qacct_invalid_id.txt")) is None
+
+
+@pytest.mark.parametrize("category, usage, words", [
+    ("-l h_rt=3,h_vmem=150M", {"maxvmem": "151.000MB", "ru_wallclock": "1s"}, "memory limit"),
+    ("-l h_rt=3,h_vmem=150M", {"maxvmem": "20.000MB", "ru_wallclock": "4s"}, "walltime limit"),
+    ("-q all.q -l h_rt=0:1:0", {"ru_wallclock": "60"}, "walltime limit"),
+    ("-l h_cpu=10", {"cpu": "10.010s", "ru_wallclock": "12s"}, "CPU time limit"),
+    ("-l h_vmem=1g", {"maxvmem": "0.999GB"}, "memory limit"),  # 1g = 10^9 bytes < 0.999 GiB
+    ("-l h_vmem=1G", {"maxvmem": "0.5GB", "ru_wallclock": "5s"}, "qmaster enforced"),  # cannot tell
+    ("", {}, "qmaster enforced"),
+])
+def test_the_enforced_limit_is_named_from_requests_and_usage(category, usage, words):
+    record = {"failed": "37  : qmaster enforced h_rt, h_cpu, or h_vmem limit", "exit_status": "137",
+              "category": category}
+    record.update(usage)
+    found = qacct_job_status(record)
+    assert found.state == status.FAILED and words in found.reason, found
 
 
 def test_qacct_record_of_an_older_job_with_the_same_number_is_not_ours():
@@ -150,7 +175,21 @@ def test_drmaa_walltime_kill_reads_failed_with_reason(session, tmp_path):
     job = session.run_job(**job_attrs(tmp_path, "sleep 60", nativeSpecification="-l h_rt=0:0:2"))
     final = follow(session, job)[-1]
     assert final.state == status.FAILED
-    assert "h_rt" in final.reason
+    assert "walltime limit exceeded" in final.reason and "h_rt" in final.reason, final
+
+
+@pytest.mark.drmaa
+def test_drmaa_memory_kill_reads_failed_with_memory_reason(session, tmp_path):
+    # One process over h_vmem only sees malloc fail (h_vmem is also its address-space rlimit);
+    # Grid Engine kills a job when its processes together use more, which is what this does.
+    python = shutil.which("python3") or sys.executable
+    body = "\n".join(["%s -c 'x = bytearray(60 << 20); import time; time.sleep(40)' &" % python] * 4
+                      + ["wait"])
+    job = session.run_job(**job_attrs(tmp_path, body, nativeSpecification="-l h_vmem=150M"))
+    final = follow(session, job, timeout=60)[-1]
+    assert final.state == status.FAILED, final
+    assert "memory limit exceeded" in final.reason and "h_vmem=150M" in final.reason, final
+    assert limit_runner_state(final.reason) == "MEMORY_LIMIT_REACHED"
 
 
 @pytest.mark.drmaa

@@ -9,6 +9,7 @@ from typing import Dict, List, Optional
 
 from lwr.managers import status
 from lwr.managers.util.cli.job import JobStatus, signal_name
+from lwr.managers.util.drmaa.sge_limits import explain_limit_kill
 
 __all__ = ["parse_qacct", "parse_qacct_records", "qacct_status", "qstat_error_reason", "QACCT_FAILED_LIMIT"]
 
@@ -75,7 +76,8 @@ def qacct_job_status(record: Dict[str, str]) -> JobStatus:
         exit_status = None
     if failed_code in QACCT_FAILED_LIMIT:
         detail = failed_text.partition(":")[2].strip() or "failed %d" % failed_code
-        return JobStatus(status.FAILED, None, QACCT_FAILED_LIMIT[failed_code] % detail)
+        return JobStatus(status.FAILED, None,
+                         explain_limit_kill(record) or QACCT_FAILED_LIMIT[failed_code] % detail)
     if failed_code:
         detail = failed_text.partition(":")[2].strip()
         return JobStatus(status.FAILED, None, "Grid Engine failed the job: %d %s" % (failed_code, detail))
