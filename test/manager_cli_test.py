@@ -27,6 +27,12 @@ type = queued_cli
 job_plugin = Slurm
 status_cache_seconds = 0.3
 
+[manager:small]
+type = queued_cli
+job_plugin = Slurm
+job_mem = 40
+status_cache_seconds = 0.3
+
 [manager:badpartition]
 type = queued_cli
 job_plugin = Slurm
@@ -94,6 +100,25 @@ def test_slurm_job_survives_a_server_restart(slurm_server):
         assert server.request("GET", "managers/free/jobs/r1/files", {"name": "after.txt"}) == (200, b"after\n")
     finally:
         server.stop()
+
+
+MEMORY_HOG = ("python3 -c 'import time\nx = []\nfor i in range(50):\n"
+              "    x.append(b\"x\" * (10 << 20)); time.sleep(0.1)'")  # written pages: they count
+
+
+@pytest.mark.slurm
+def test_slurm_memory_kill_reads_failed_with_a_memory_reason(slurm_server):
+    # This Slurm enforces --mem by accounting (OverMemoryKill): the job ends FAILED with reason
+    # JobLaunchFailure and only slurmstepd's line in the job's stderr says why.
+    from lwr.galaxy.status import limit_runner_state
+
+    submit(slurm_server, "oom", MEMORY_HOG, manager="small")
+    final = wait_for(slurm_server, "oom", TERMINAL, manager="small", timeout=60)
+    assert final["status"] == "failed", final
+    reason = final["failure_reason"]
+    assert reason.startswith("memory limit exceeded (the scheduler wrote: slurmstepd"), final
+    assert "exceeded memory limit" in reason or "Exceeded job memory limit" in reason, final
+    assert limit_runner_state(reason) == "MEMORY_LIMIT_REACHED"
 
 
 @pytest.mark.slurm
