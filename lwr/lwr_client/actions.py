@@ -218,8 +218,12 @@ class RemoteTransferAction(BaseAction):
         get_file(self.url, path)
 
     def write_from_path(self, path):
-        from lwr.lwr_client.transport import post_file
-        post_file(self.url, path)
+        from lwr.lwr_client.transport import get_transport, post_file
+        from lwr.lwr_client.transport.appending import appends, post_file_once_only
+        if appends(self.path):  # Galaxy appends to tool_stdout / tool_stderr: never send twice
+            post_file_once_only(get_transport(), self.url, path)
+        else:
+            post_file(self.url, path)
 
 
 class MessageAction(BaseAction):

@@ -1,7 +1,8 @@
 """A real local HTTP server standing in for Galaxy's job files API (``remote_transfer``).
 
 ``GET  <url>&path=P&file_type=T``  -> the bytes of P
-``POST <url>&path=P&file_type=T``  multipart field ``file`` -> stored at P (parents created)
+``POST <url>&path=P&file_type=T``  multipart field ``file`` -> stored at P (parents created);
+appended when P exists and is a ``tool_stdout`` / ``tool_stderr``, as Galaxy does
 
 Only paths under ``root`` are served or written; ``job_key`` must match.
 Every request is recorded (method, path, Content-Length, Transfer-Encoding)
@@ -87,15 +88,21 @@ class _Handler(BaseHTTPRequestHandler):
         if not match:
             self._error(400, "not multipart/form-data")
             return
+        append = os.path.exists(path) and os.path.basename(path) in ("tool_stdout", "tool_stderr")
         try:
-            _store_multipart(self.rfile, int(length), match.group(1).encode("ascii"), path)
+            _store_multipart(self.rfile, int(length), match.group(1).encode("ascii"), path, append)
         except ValueError as exc:
             self._error(400, str(exc))
+            return
+        server = self.server.files_server
+        if server.drop_answer_next:
+            server.drop_answer_next -= 1
+            self.close_connection = True  # stored, but the client never hears so
             return
         self._reply(200, b'{"message": "ok"}')
 
 
-def _store_multipart(stream, length, boundary, path):
+def _store_multipart(stream, length, boundary, path, append=False):
     """Spool the body to disk, then copy the single ``file`` part to ``path`` (never all in memory)."""
     with tempfile.TemporaryFile() as spool:
         remaining = length
@@ -125,7 +132,7 @@ def _store_multipart(stream, length, boundary, path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         spool.seek(start)
         to_copy = end - start
-        with open(path, "wb") as out:
+        with open(path, "ab" if append else "wb") as out:
             while to_copy > 0:
                 chunk = spool.read(min(BLOCK, to_copy))
                 out.write(chunk)
@@ -140,6 +147,8 @@ class FilesServer:
         self.job_key = job_key
         self.requests = []
         self.fail_next = 0
+        #: POSTs to store and then answer with a dropped connection (a lost answer)
+        self.drop_answer_next = 0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.files_server = self

@@ -7,7 +7,8 @@ import threading
 __all__ = ["postprocess", "needs_postprocess", "PUSHED_OUTPUTS"]
 
 #: Job metadata: the destinations already pushed, so stage-out resumed after a restart sends
-#: each file once (Galaxy's job files API appends to an existing tool_stdout / tool_stderr).
+#: each file once (Galaxy's job files API appends to an existing tool_stdout / tool_stderr;
+#: a retry of one of those after a lost answer is guarded by lwr_client.transport.appending).
 PUSHED_OUTPUTS = "pushed_outputs"
 
 log = logging.getLogger(__name__)
