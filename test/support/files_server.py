@@ -35,10 +35,22 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _error(self, status, message):
+        if self.command == "POST" and not getattr(self, "body_read", False):
+            self._drain()  # as Galaxy does: the body is read before the answer, so no broken pipe
         self._reply(status, ('{"error": "%s"}' % message.replace('"', "'")).encode("utf-8"))
+
+    def _drain(self):
+        self.body_read = True
+        remaining = int(self.headers.get("Content-Length") or 0)
+        while remaining > 0:
+            chunk = self.rfile.read(min(BLOCK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
 
     def _target(self):
         server = self.server.files_server
+        self.body_read = False  # one handler serves every request of a kept-alive connection
         query = parse_qs(urlparse(self.path).query)
         server.requests.append({"method": self.command, "query": query,
                                 "content_length": self.headers.get("Content-Length"),
@@ -89,6 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(400, "not multipart/form-data")
             return
         append = os.path.exists(path) and os.path.basename(path) in ("tool_stdout", "tool_stderr")
+        self.body_read = True
         try:
             _store_multipart(self.rfile, int(length), match.group(1).encode("ascii"), path, append)
         except ValueError as exc:

@@ -74,25 +74,19 @@ def post_file_once_only(transport, url: str, path: str):
     single = _single_attempt(transport)
     handle, scratch = tempfile.mkstemp(prefix="lwr-readback-")
     os.close(handle)
+    attempts = []
+
+    def once():
+        # before is None: the read-back got no answer, so a later one could not tell; resend.
+        if attempts and before is not None and _landed(single, url, path, size, before, scratch):
+            log.info("%s already holds this push (its answer was lost); not sending it again",
+                     mask_url(url))
+            return b'{"message": "ok"}'
+        attempts.append(1)
+        return single.post_file(url, path)
+
     try:
-        before = _read_back(single, url, scratch)  # None: cannot tell later, plain retries
-        last = None
-        for attempt in range(policy.attempts):
-            if attempt > 0 and before is not None and _landed(single, url, path, size, before, scratch):
-                log.info("%s already holds this push (its answer was lost); not sending it again",
-                         mask_url(url))
-                return b'{"message": "ok"}'
-            try:
-                return single.post_file(url, path)
-            except TransportError as exc:
-                exc.retried = attempt > 0
-                if not exc.transient:
-                    raise
-                last = exc
-            if attempt + 1 < policy.attempts:
-                policy.sleep(min(policy.max_delay, policy.delay * (policy.factor ** attempt)))
+        before = _read_back(single, url, scratch)
+        return policy.call(once, "POST", url)
     finally:
         os.unlink(scratch)
-    raise TransportError("%s (gave up after %d attempts)" % (last, policy.attempts), status=last.status,
-                         url=last.url, method="POST", server_message=getattr(last, "server_message", None),
-                         transient=True)
