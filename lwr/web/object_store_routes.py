@@ -10,24 +10,19 @@ import json
 from webob import Response
 
 from lwr.objectstore import Dataset
+from lwr.util import asbool
 from lwr.web.framework import HttpError, route
 
 __all__ = ["parse_bool"]
 
-_TRUE = ("true", "1", "yes", "on")
-_FALSE = ("false", "0", "no", "off", "none", "")
 DATA_CHUNK = 256 * 1024
 
 
 def parse_bool(name, value):
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise HttpError(400, "parameter %r must be true or false, not %r" % (name, value))
+    try:
+        return asbool(value)
+    except ValueError:
+        raise HttpError(400, "parameter %r must be true or false, not %r" % (name, value))
 
 
 def _int(name, value, minimum):
@@ -53,39 +48,39 @@ def _location(base_dir=None, dir_only=None, extra_dir=None, extra_dir_at_root=No
             "alt_name": alt_name or None}
 
 
+def _apply(object_store, operation, object_id, *location):
+    """``store.<operation>(dataset, **location)``, the location parsed from its query parameters."""
+    return getattr(_store(object_store), operation)(Dataset(object_id), **_location(*location))
+
+
 @route(None, "/objects/{object_id}/exists", "json")
 def object_store_exists(object_store, object_id, base_dir=None, dir_only=None, extra_dir=None,
                         extra_dir_at_root=None, alt_name=None):
-    return _store(object_store).exists(Dataset(object_id), **_location(
-        base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name))
+    return _apply(object_store, "exists", object_id, base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name)
 
 
 @route(None, "/objects/{object_id}/file_ready", "json")
 def object_store_file_ready(object_store, object_id, base_dir=None, dir_only=None, extra_dir=None,
                             extra_dir_at_root=None, alt_name=None):
-    return _store(object_store).file_ready(Dataset(object_id), **_location(
-        base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name))
+    return _apply(object_store, "file_ready", object_id, base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name)
 
 
 @route("POST", "/objects/{object_id}", "json")
 def object_store_create(object_store, object_id, base_dir=None, dir_only=None, extra_dir=None,
                         extra_dir_at_root=None, alt_name=None):
-    _store(object_store).create(Dataset(object_id), **_location(
-        base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name))
+    _apply(object_store, "create", object_id, base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name)
     return None
 
 
 @route(None, "/objects/{object_id}/empty", "json")
 def object_store_empty(object_store, object_id, base_dir=None, extra_dir=None, extra_dir_at_root=None,
                        alt_name=None):
-    return _store(object_store).empty(Dataset(object_id), **_location(
-        base_dir, None, extra_dir, extra_dir_at_root, alt_name))
+    return _apply(object_store, "empty", object_id, base_dir, None, extra_dir, extra_dir_at_root, alt_name)
 
 
 @route(None, "/objects/{object_id}/size", "json")
 def object_store_size(object_store, object_id, extra_dir=None, extra_dir_at_root=None, alt_name=None):
-    return _store(object_store).size(Dataset(object_id), **_location(
-        None, None, extra_dir, extra_dir_at_root, alt_name))
+    return _apply(object_store, "size", object_id, None, None, extra_dir, extra_dir_at_root, alt_name)
 
 
 @route("DELETE", "/objects/{object_id}", "json")
@@ -93,8 +88,7 @@ def object_store_delete(object_store, object_id, entire_dir=None, base_dir=None,
                         extra_dir_at_root=None, alt_name=None):
     # entire_dir and base_dir are accepted but ignored, as in 0.2.0: a remote caller never
     # removes a whole directory or reaches into the job working / temp directories.
-    return _store(object_store).delete(Dataset(object_id), **_location(
-        None, None, extra_dir, extra_dir_at_root, alt_name))
+    return _apply(object_store, "delete", object_id, None, None, extra_dir, extra_dir_at_root, alt_name)
 
 
 @route("GET", "/objects/{object_id}", "file")
@@ -107,8 +101,7 @@ def object_store_get_data(object_store, object_id, start="0", count="-1", base_d
     """
     start = _int("start", start, 0)
     count = _int("count", count, -1)
-    handle = _store(object_store).open_data(Dataset(object_id), **_location(
-        None, None, extra_dir, extra_dir_at_root, alt_name))
+    handle = _apply(object_store, "open_data", object_id, None, None, extra_dir, extra_dir_at_root, alt_name)
     try:
         length = sum(len(piece) for piece in _json_string_pieces(handle, start, count))
     except BaseException:
@@ -155,8 +148,7 @@ class _ClosingIterable:
 @route(None, "/objects/{object_id}/filename", "json")
 def object_store_get_filename(object_store, object_id, base_dir=None, dir_only=None, extra_dir=None,
                               extra_dir_at_root=None, alt_name=None):
-    return _store(object_store).get_filename(Dataset(object_id), **_location(
-        base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name))
+    return _apply(object_store, "get_filename", object_id, base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name)
 
 
 @route("PUT", "/objects/{object_id}", "json")
