@@ -200,3 +200,12 @@ def test_plain_paste_server_refuses_chunked_instead_of_storing_nothing(lwr_serve
     assert status == b"411", body
     assert "chunked" in json.loads(body)["error"]
     assert not os.path.exists(os.path.join(server.staging_directory, "old", "inputs", "c.dat"))
+
+
+def test_a_refused_large_upload_gets_its_answer_not_a_reset(lwr_server):
+    # The server answers 404 without reading the 32 MiB body; it must read and drop the rest
+    # before closing, or the client's send fails with "connection reset" instead of the 404.
+    for _ in range(3):
+        code, body = lwr_server.request("POST", "jobs/nosuchjob/files", {"name": "x", "type": "input"},
+                                        data=os.urandom(32 * 1024 * 1024))
+        assert code == 404 and b"nosuchjob" in body, (code, body[:200])

@@ -17,9 +17,9 @@ import os
 import ssl
 import sys
 import tempfile
+import time
 
-from paste.deploy.converters import asbool
-
+from lwr.util import asbool
 from lwr.web.http_io import BodyReader, ChunkedReader, FileWrapper
 
 
@@ -46,6 +46,10 @@ httpserver = _import_paste_httpserver()
 
 __all__ = ["server_runner", "serve", "LwrHandler"]
 
+#: How much of an unread request body is read and dropped before the connection closes.
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 5.0
+
 log = logging.getLogger(__name__)
 
 
@@ -69,8 +73,9 @@ class LwrHandler(httpserver.WSGIHandler):
     def wsgi_setup(self, environ=None):
         super().wsgi_setup(environ)
         raw = self.rfile
+        self.lwr_continue = None
         if self.headers.get("Expect", "").lower() == "100-continue":
-            raw = httpserver.ContinueHook(raw, self.wfile.write)
+            raw = self.lwr_continue = httpserver.ContinueHook(raw, self.wfile.write)
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             body = ChunkedReader(raw)
             self.wsgi_environ["CONTENT_LENGTH"] = ""
@@ -120,6 +125,27 @@ class LwrHandler(httpserver.WSGIHandler):
         if not self.lwr_body.finished:
             # Unread request body bytes would be parsed as the next request.
             self.close_connection = 1
+            self._drain_unread_body()
+
+    def _drain_unread_body(self):
+        """Read and drop what the client still sends of a body the application stopped reading
+        (an upload refused half-way: disk full, bad name), for a bounded time, so the client
+        reads our answer instead of a connection reset. A client still waiting for
+        ``100 Continue`` has sent nothing and is left alone."""
+        if self.lwr_continue is not None and self.lwr_continue.read.__name__ == "_ContinueFile_read":
+            return
+        try:
+            self.wfile.flush()
+            self.connection.settimeout(LINGER_SECONDS)
+            deadline = time.monotonic() + LINGER_SECONDS
+            drained = 0
+            while drained < LINGER_BYTES and time.monotonic() < deadline:
+                data = self.lwr_body.read(1024 * 1024)
+                if not data:
+                    return
+                drained += len(data)
+        except (EOFError, ValueError, OSError):
+            pass  # the client gave up first: nothing more to do
 
     def _send_file(self, wrapper):
         self.wsgi_write_chunk(b"")  # status line and headers
