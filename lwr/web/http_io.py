@@ -1,5 +1,7 @@
 """The socket side of one request in a worker: paced reads and writes, body decoders, file wrapper."""
+import os
 import re
+import select
 import socket
 import time
 
@@ -108,19 +110,37 @@ class SocketStream:
             self._account(started, count)
             view = view[count:]
 
-    def sendfile(self, handle, offset: int, count: int) -> None:
-        """``count`` bytes of ``handle`` from ``offset`` with the kernel's sendfile, 4 MiB at a time."""
-        while count > 0:
-            started = time.monotonic()
+    def try_send(self, data, wait: float):
+        """One send that waits at most ``wait`` seconds: the count sent, or None when the
+        client took nothing in that time (for TLS the record is then still in flight)."""
+        self.sock.settimeout(min(wait, self.timeout))
+        started = time.monotonic()
+        try:
+            count = self.sock.send(data)
+        except socket.timeout:
+            self._account(started, 0)
+            return None
+        finally:
+            self.sock.settimeout(self.timeout)
+        self._account(started, count)
+        return count
+
+    def try_sendfile(self, file_fd: int, offset: int, count: int, wait: float):
+        """Like :meth:`try_send`, with the kernel's sendfile (plain sockets only)."""
+        started = time.monotonic()
+        while True:
             try:
-                sent = self.sock.sendfile(handle, offset, min(count, 4 << 20))
-            except socket.timeout:
-                raise SlowClient("client read nothing for %gs" % self.timeout)
+                sent = os.sendfile(self.sock.fileno(), file_fd, offset, count)
+            except BlockingIOError:  # a socket with a timeout is non-blocking underneath
+                remaining = wait - (time.monotonic() - started)
+                if remaining <= 0 or not select.select([], [self.sock], [], remaining)[1]:
+                    self._account(started, 0)
+                    return None
+                continue
             if not sent:
-                raise ConnectionError("sendfile sent nothing: file shorter than announced")
+                raise ConnectionError("file shorter than its announced length")
             self._account(started, sent)
-            offset += sent
-            count -= sent
+            return sent
 
 
 class ContinueReader:

@@ -35,7 +35,7 @@ PREREAD_BYTES = 64 * 1024
 LINGER_BYTES = 64 * 1024 * 1024
 LINGER_SECONDS = 5.0
 
-HANDSHAKE, HEAD, BODY, DRAIN = "handshake", "head", "body", "drain"
+HANDSHAKE, HEAD, BODY, DRAIN, SEND = "handshake", "head", "body", "drain", "send"
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long",
             431: "Request Header Fields Too Large", 501: "Not Implemented",
@@ -45,7 +45,8 @@ _REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long",
 class Connection:
     """A client connection; ``buffer`` holds what was read and not yet handed to a worker."""
 
-    __slots__ = ("sock", "address", "state", "buffer", "deadline", "head", "head_end", "idle", "fd", "drain_left")
+    __slots__ = ("sock", "address", "state", "buffer", "deadline", "head", "head_end", "idle", "fd", "drain_left",
+                 "download", "keep_alive")
 
     def __init__(self, sock, address, state):
         self.sock = sock
@@ -58,6 +59,8 @@ class Connection:
         self.idle = False
         self.fd = sock.fileno()
         self.drain_left = LINGER_BYTES
+        self.download = None  # a LoopDownload being sent (state SEND)
+        self.keep_alive = False
 
 
 def error_response(status: int, message: str) -> bytes:
@@ -68,7 +71,7 @@ def error_response(status: int, message: str) -> bytes:
 
 class FrontDoor:
     def __init__(self, listener, dispatch, limits, ssl_context=None, header_timeout=30.0,
-                 keepalive_timeout=60.0, max_connections=4000):
+                 keepalive_timeout=60.0, max_connections=4000, send_timeout=30.0, min_rate=1024.0):
         self.listener = listener
         self.dispatch = dispatch  # dispatch(connection, head, body_prefix) -> runs in a worker
         self.limits = limits
@@ -76,6 +79,8 @@ class FrontDoor:
         self.header_timeout = header_timeout
         self.keepalive_timeout = keepalive_timeout
         self.max_connections = max_connections
+        self.send_timeout = send_timeout
+        self.min_rate = min_rate
         self.selector = selectors.DefaultSelector()
         self.loop_connections = collections.OrderedDict()  # fd -> Connection, oldest first
         self.timers = []  # heap of (deadline, seq, connection)
@@ -98,6 +103,12 @@ class FrontDoor:
         (``remaining`` bytes of it; None: unknown, drain until the client closes)."""
         connection.drain_left = LINGER_BYTES if remaining is None else min(remaining, LINGER_BYTES)
         self.returned.append((connection, None))
+        self._wake()
+
+    def send_download(self, connection, download, keep_alive):
+        """Take back a connection whose client reads slowly, to send it the rest of a file."""
+        connection.download, connection.keep_alive = download, keep_alive
+        self.returned.append((connection, SEND))
         self._wake()
 
     def shutdown(self):
@@ -148,7 +159,9 @@ class FrontDoor:
             heapq.heappop(self.timers)
             if connection.deadline != deadline or connection.fd not in self.loop_connections:
                 continue  # stale timer: the connection moved on
-            if connection.state in (HEAD, BODY) and connection.buffer and not connection.idle:
+            if connection.state == SEND and connection.download.fast_enough(self.send_timeout, self.min_rate):
+                self._set_timer(connection, self.send_timeout)
+            elif connection.state in (HEAD, BODY) and connection.buffer and not connection.idle:
                 self._refuse(connection, HeadError(408, "request head not received within %gs "
                                                         "(server option header_timeout)" % self.header_timeout))
             else:
@@ -217,6 +230,12 @@ class FrontDoor:
             if leftover is None:
                 self._start_drain(connection)
                 continue
+            if leftover is SEND:
+                connection.state = SEND
+                self.selector.modify(connection.sock, selectors.EVENT_WRITE, connection)
+                self._set_timer(connection, self.send_timeout)
+                self._send(connection)
+                continue
             connection.state, connection.head = HEAD, None
             connection.buffer = bytearray(leftover)
             connection.idle = not leftover
@@ -243,6 +262,8 @@ class FrontDoor:
                 self._handshake(connection)
             elif connection.state == DRAIN:
                 self._drain(connection)
+            elif connection.state == SEND:
+                self._send(connection)
             else:
                 self._read(connection)
         except HeadError as exc:
@@ -354,7 +375,22 @@ class FrontDoor:
             connection.drain_left -= len(data)
         self._close(connection)
 
+    def _send(self, connection):
+        if not connection.download.step(connection.sock):
+            return
+        connection.download.close()
+        connection.download = None
+        if not connection.keep_alive:
+            self._close(connection)
+            return
+        connection.state, connection.idle = HEAD, True
+        self.selector.modify(connection.sock, selectors.EVENT_READ, connection)
+        self._set_timer(connection, self.keepalive_timeout)
+
     def _close(self, connection):
+        if connection.download is not None:
+            connection.download.close()
+            connection.download = None
         self._detach(connection)
         try:
             connection.sock.close()

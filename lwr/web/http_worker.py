@@ -13,6 +13,7 @@ import ssl
 import sys
 from urllib.parse import unquote, urlsplit
 
+from lwr.web.http_download import send_file
 from lwr.web.http_io import BodyReader, ChunkedReader, ContinueReader, FileWrapper, SocketStream
 
 __all__ = ["Exchange"]
@@ -35,6 +36,7 @@ class Exchange:
         self.keep_alive = head.keep_alive
         self.pending_head = b""
         self.raw = self.body = None
+        self.handed_off = False  # the front door finishes sending a download
 
     def run(self):
         front_door = self.server.front_door
@@ -43,6 +45,8 @@ class Exchange:
         except Exception:  # the client went away, or was too slow: nothing more to say to it
             log.debug("connection from %s dropped", self.connection.address, exc_info=True)
             self._close()
+            return
+        if self.handed_off:
             return
         body = self.body
         if isinstance(body, BodyReader) and 0 < body.remaining <= len(self.stream.buffer):
@@ -117,7 +121,7 @@ class Exchange:
                         self._write(chunk)
                     self._write(b"")
             finally:
-                if hasattr(result, "close"):
+                if hasattr(result, "close") and not self.handed_off:
                     result.close()
         except OSError:
             raise  # the connection failed (reset, timeout, too slow): nothing can be sent
@@ -183,27 +187,25 @@ class Exchange:
 
     def _send_file(self, wrapper):
         self._write(b"")  # status line and headers
-        handle = wrapper.filelike
         length = self._declared_length()
-        if self.server.use_sendfile and length is not None and hasattr(handle, "fileno"):
-            try:
-                offset = handle.tell()
-                handle.fileno()
-            except (OSError, AttributeError, ValueError):
-                offset = None
-            if offset is not None:
-                self.stream.sendfile(handle, offset, length)
-                return
-        if hasattr(handle, "readinto"):
-            buffer = bytearray(wrapper.block_size)
-            view = memoryview(buffer)
-            while True:
-                count = handle.readinto(buffer)
-                if not count:
-                    return
-                self.stream.sendall(view[:count])
-        for chunk in wrapper:
-            self.stream.sendall(chunk)
+        try:
+            wrapper.filelike.fileno()
+            wrapper.filelike.tell()
+        except (OSError, AttributeError, ValueError):
+            length = None
+        if length is None:  # not a regular file of known size: plain iteration
+            for chunk in wrapper:
+                self.stream.sendall(chunk)
+            return
+        rest = send_file(self, wrapper, length, self.server.use_sendfile)
+        if rest is not None:
+            # The client stopped keeping up: the front door sends the rest as it reads.
+            self.handed_off = True
+            log.debug("%s reads slowly: the front door sends the last %d bytes", self.connection.address,
+                      rest.remaining + len(rest.pending))
+            keep_alive = (self.keep_alive and (self.body is None or self.body.finished)
+                          and not self.stream.buffer)  # no pipelined request read ahead
+            self.server.front_door.send_download(self.connection, rest, keep_alive)
 
     def _declared_length(self):
         for name, value in self.status_headers[1]:

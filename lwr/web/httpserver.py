@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 
 #: [server:main] options of the front door, their defaults, type and smallest value.
 DEFAULTS = {
-    "socket_timeout": (60.0, float, 0.1),
+    "socket_timeout": (30.0, float, 0.1),
     "min_rate": (1024.0, float, 0.0),
     "header_timeout": (30.0, float, 0.1),
     "keepalive_timeout": (60.0, float, 0.1),
@@ -148,7 +148,8 @@ class Server:
                                     ssl_context(ssl_pem) if ssl_pem else None,
                                     header_timeout=values["header_timeout"],
                                     keepalive_timeout=values["keepalive_timeout"],
-                                    max_connections=_connection_limit(values["max_connections"]))
+                                    max_connections=_connection_limit(values["max_connections"]),
+                                    send_timeout=self.socket_timeout, min_rate=self.min_rate)
 
     def _dispatch(self, connection, head, body_prefix):
         self.thread_pool.add_task(Exchange(self, connection, head, body_prefix).run)
