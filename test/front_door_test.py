@@ -246,3 +246,19 @@ def test_a_download_the_client_pauses_is_finished_byte_exact_by_the_front_door(l
         assert hashlib.sha256(body).digest() == hashlib.sha256(payload).digest()
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # still kept alive
         assert _response(sock, pending)[0] == b"200"
+
+
+def test_trickled_uploads_do_not_stop_status_requests(server):
+    """Twelve uploads whose bodies never come occupy at most all workers but two."""
+    uploads = []
+    try:
+        for index in range(12):
+            sock = _connect(server)
+            sock.sendall(b"POST /jobs/door/files?name=t%d.dat&type=input HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Length: 1000000\r\n\r\nxx" % index)
+            uploads.append(sock)
+        time.sleep(0.2)
+        assert max(_healthz_seconds(server) for _ in range(3)) < 0.5
+    finally:
+        for sock in uploads:
+            sock.close()

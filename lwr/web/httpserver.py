@@ -16,6 +16,7 @@
 The measured comparison with the Paste-only runner and other servers is in
 ``docs/front_door.rst``.
 """
+import collections
 import logging
 import os
 import resource
@@ -23,6 +24,7 @@ import socket
 import ssl
 import sys
 import tempfile
+import threading
 
 from lwr.util import asbool
 from lwr.web.http_head import Limits
@@ -53,6 +55,10 @@ httpserver = _import_paste_httpserver()
 __all__ = ["server_runner", "serve", "Server", "ServerOptions", "DEFAULTS"]
 
 log = logging.getLogger(__name__)
+
+#: Workers never given to requests whose body is still arriving (uploads): a client
+#: trickling an upload can slow other uploads, never status requests.
+RESERVED_WORKERS = 2
 
 #: [server:main] options of the front door, their defaults, type and smallest value.
 DEFAULTS = {
@@ -142,6 +148,10 @@ class Server:
                         "hung_thread_limit": 3600}
         pool_options.update(threadpool_options or {})
         self.thread_pool = httpserver.ThreadPool(workers, name="lwr-worker", daemon=True, **pool_options)
+        self.streaming_limit = max(workers - RESERVED_WORKERS, 1)
+        self.streaming = 0
+        self.streaming_lock = threading.Lock()
+        self.waiting_streams = collections.deque()
         limits = Limits(values["max_request_line"], values["max_header_size"], values["max_headers"],
                         values["max_query_parameters"])
         self.front_door = FrontDoor(self.listener, self._dispatch, limits,
@@ -152,7 +162,30 @@ class Server:
                                     send_timeout=self.socket_timeout, min_rate=self.min_rate)
 
     def _dispatch(self, connection, head, body_prefix):
-        self.thread_pool.add_task(Exchange(self, connection, head, body_prefix).run)
+        """Called by the front door with a complete head. A request whose body is still to
+        come may occupy at most ``streaming_limit`` workers: the others stay free for requests
+        the client cannot slow down (status polls, small bodies read by the front door)."""
+        exchange = Exchange(self, connection, head, body_prefix)
+        if not (head.chunked or (head.content_length or 0) > len(body_prefix)):
+            self.thread_pool.add_task(exchange.run)
+            return
+        with self.streaming_lock:
+            if self.streaming >= self.streaming_limit:
+                self.waiting_streams.append(exchange)
+                return
+            self.streaming += 1
+        self.thread_pool.add_task(lambda: self._run_streaming(exchange))
+
+    def _run_streaming(self, exchange):
+        try:
+            exchange.run()
+        finally:
+            with self.streaming_lock:
+                following = self.waiting_streams.popleft() if self.waiting_streams else None
+                if following is None:
+                    self.streaming -= 1
+            if following is not None:
+                self.thread_pool.add_task(lambda: self._run_streaming(following))
 
     def serve_forever(self):
         self.front_door.serve_forever()
