@@ -116,16 +116,16 @@ class SlowClient(threading.Thread):
     def __init__(self, port, mode, stop):
         super().__init__(daemon=True)
         self.port, self.mode, self.stop_event = port, mode, stop
-        self.dropped_after = None
+        self.local_port = None
         self.start()
 
     def run(self):
-        started = time.monotonic()
         try:
             sock = socket.socket()
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             sock.settimeout(60)
             sock.connect(("127.0.0.1", self.port))
+            self.local_port = sock.getsockname()[1]
             if self.mode == "read":
                 sock.sendall(b"GET /jobs/bench/files?name=big.dat HTTP/1.1\r\nHost: bench\r\n\r\n")
             else:
@@ -147,9 +147,19 @@ class SlowClient(threading.Thread):
                         sock.settimeout(60)
         except OSError:  # reset by the server (a timeout of ours would be 60 s)
             pass
-        if not self.stop_event.is_set():
-            self.dropped_after = time.monotonic() - started
         sock.close()
+
+
+def still_connected(pid, ports):
+    """Which of the client ``ports`` the server process still holds a connection from."""
+    held = set()
+    try:
+        for connection in psutil.Process(pid).net_connections(kind="tcp"):
+            if connection.raddr and connection.raddr.port in ports and connection.status == "ESTABLISHED":
+                held.add(connection.raddr.port)
+    except psutil.Error:
+        pass
+    return held
 
 
 def pollers(port, count, seconds, interval):
@@ -210,6 +220,7 @@ def measure(label, server_use, work, args):
 
         def attack(name, setup, teardown, samples=args.samples):
             rss = PeakRss(server.pid)
+            attack.started = time.monotonic()
             state = setup()
             time.sleep(0.5)
             values = probes(server.port, samples, timeout)
@@ -217,7 +228,8 @@ def measure(label, server_use, work, args):
             results[name] = dict(summary(values, timeout), rss_mib=rss.stop(), **extra)
             time.sleep(0.5)
 
-        attack("no attack", lambda: None, lambda state: None)
+        if args.samples:
+            attack("no attack", lambda: None, lambda state: None)
         for count in args.idle:
             def close_all(socks):
                 opened = len(socks)
@@ -225,23 +237,28 @@ def measure(label, server_use, work, args):
                     sock.close()
                 return {"opened": opened}
             attack("%d idle half-open" % count, lambda: idle_connections(server.port, count), close_all)
-        for mode, name in (("read", "slow readers"), ("send", "slow senders")):
+        for mode, name in (("read", "slow readers"), ("send", "slow senders")) if args.slow else ():
             def start_slow(mode=mode):
                 stop = threading.Event()
                 return stop, [SlowClient(server.port, mode, stop) for _ in range(args.slow)]
 
             def stop_slow(state):
+                # Dropped = the server no longer holds the connection (a slow reader itself
+                # would only notice after reading what its socket buffer still holds).
                 stop, clients = state
+                ports = {c.local_port for c in clients if c.local_port}
                 deadline = time.monotonic() + args.drop_wait
-                while time.monotonic() < deadline and any(c.dropped_after is None for c in clients):
+                while time.monotonic() < deadline and still_connected(server.pid, ports):
                     time.sleep(0.2)
+                held = still_connected(server.pid, ports)
                 stop.set()
-                dropped = [c.dropped_after for c in clients if c.dropped_after is not None]
-                return {"dropped": len(dropped), "dropped_after_max": max(dropped) if dropped else None}
+                return {"dropped": len(ports - held), "of": len(ports),
+                        "within_s": round(time.monotonic() - attack.started, 1) if not held else None}
             attack("%d %s (1 B/s)" % (args.slow, name), start_slow, stop_slow)
-        rss = PeakRss(server.pid)
-        values = pollers(server.port, args.pollers, args.poll_seconds, args.poll_interval)
-        results["%d keep-alive pollers" % args.pollers] = dict(summary(values), rss_mib=rss.stop())
+        if args.pollers:
+            rss = PeakRss(server.pid)
+            values = pollers(server.port, args.pollers, args.poll_seconds, args.poll_interval)
+            results["%d keep-alive pollers" % args.pollers] = dict(summary(values), rss_mib=rss.stop())
 
         def start_line():
             done = []
@@ -253,7 +270,8 @@ def measure(label, server_use, work, args):
             thread, done = state
             thread.join(120)
             return {"mib_sent": done[0] if done else None}
-        attack("%d MiB request line" % args.line_mib, start_line, stop_line)
+        if args.line_mib:
+            attack("%d MiB request line" % args.line_mib, start_line, stop_line)
         results["after all"] = {"rss_mib": psutil.Process(server.pid).memory_info().rss / 2 ** 20}
     finally:
         server.stop()
@@ -298,7 +316,7 @@ def main(argv=None):
                 if label != "lwr" and results["lwr"][name].get("max"):
                     cells.append("max ratio %s/lwr %.1f" % (label, row["max"] / results["lwr"][name]["max"]))
             cells.append("RSS %6.1f MiB" % row.get("rss_mib", 0))
-            for key in ("opened", "dropped", "dropped_after_max", "mib_sent"):
+            for key in ("opened", "dropped", "of", "within_s", "mib_sent"):
                 if key in row:
                     cells.append("%s %s" % (key, "%.1f" % row[key] if isinstance(row[key], float) else row[key]))
             print("  " + "  ".join(cells))
