@@ -7,6 +7,7 @@ answer. Everything that could smuggle a second request past a proxy - two differ
 ``Content-Length`` values, ``Content-Length`` beside ``Transfer-Encoding``, a codings list,
 a space before a header's colon, folded header lines - is refused here.
 """
+import json
 import re
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
@@ -14,6 +15,11 @@ from typing import List, Optional, Tuple
 from lwr.web.query import count_parameters
 
 __all__ = ["Limits", "HeadError", "RequestHead", "head_end", "parse_head"]
+
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long",
+            431: "Request Header Fields Too Large", 501: "Not Implemented",
+            505: "HTTP Version Not Supported"}
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,13 @@ class HeadError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+    def response(self) -> bytes:
+        """The whole answer: status line, headers and a JSON ``{"error": message}`` body."""
+        body = json.dumps({"error": self.message}).encode("utf-8")
+        return (b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n" % (self.status, _REASONS.get(self.status, "Error").encode(),
+                                                  len(body))) + body
 
 
 @dataclass
@@ -75,8 +88,6 @@ def head_end(buffer: bytes, limits: Limits) -> int:
         raise HeadError(414, "request line longer than %d bytes (server option max_request_line); "
                              "send long parameters as a form body" % limits.max_request_line)
     end = match.end() if match else len(buffer)
-    if match and match.start() + 1 == line_end:  # no headers at all: the blank line ends the line
-        return end
     if end - line_end > limits.max_header_size:
         raise HeadError(431, "request headers larger than %d bytes (server option max_header_size)"
                              % limits.max_header_size)

@@ -13,7 +13,6 @@ import collections
 import errno
 import heapq
 import itertools
-import json
 import logging
 import os
 import selectors
@@ -37,11 +36,6 @@ LINGER_SECONDS = 5.0
 
 HANDSHAKE, HEAD, BODY, DRAIN, SEND = "handshake", "head", "body", "drain", "send"
 
-_REASONS = {400: "Bad Request", 408: "Request Timeout", 414: "URI Too Long",
-            431: "Request Header Fields Too Large", 501: "Not Implemented",
-            505: "HTTP Version Not Supported"}
-
-
 class Connection:
     """A client connection; ``buffer`` holds what was read and not yet handed to a worker."""
 
@@ -61,12 +55,6 @@ class Connection:
         self.drain_left = LINGER_BYTES
         self.download = None  # a LoopDownload being sent (state SEND)
         self.keep_alive = False
-
-
-def error_response(status: int, message: str) -> bytes:
-    body = json.dumps({"error": message}).encode("utf-8")
-    return (b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-            b"Connection: close\r\n\r\n" % (status, _REASONS.get(status, "Error").encode(), len(body))) + body
 
 
 class FrontDoor:
@@ -159,14 +147,17 @@ class FrontDoor:
             heapq.heappop(self.timers)
             if connection.deadline != deadline or connection.fd not in self.loop_connections:
                 continue  # stale timer: the connection moved on
-            if connection.state == SEND and connection.download.fast_enough(self.send_timeout, self.min_rate):
-                self._set_timer(connection, self.send_timeout)
-            elif connection.state in (HEAD, BODY) and connection.buffer and not connection.idle:
-                self._refuse(connection, HeadError(408, "request head not received within %gs "
-                                                        "(server option header_timeout)" % self.header_timeout))
-            else:
-                self._close(connection)
+            self._guarded(connection, self._expired)
         return 1.0
+
+    def _expired(self, connection):
+        if connection.state == SEND and connection.download.fast_enough(self.send_timeout, self.min_rate):
+            self._set_timer(connection, self.send_timeout)
+        elif connection.state in (HEAD, BODY) and connection.buffer and not connection.idle:
+            raise HeadError(408, "request head not received within %gs (server option header_timeout)"
+                            % self.header_timeout)
+        else:
+            self._close(connection)
 
     def _accept(self):
         for _ in range(64):
@@ -220,56 +211,58 @@ class FrontDoor:
             pass
         while self.returned:
             connection, leftover = self.returned.popleft()
-            try:
-                connection.sock.setblocking(False)
-            except OSError:
-                self._close(connection)
-                continue
-            self.loop_connections[connection.fd] = connection
-            self.selector.register(connection.sock, selectors.EVENT_READ, connection)
-            if leftover is None:
-                self._start_drain(connection)
-                continue
-            if leftover is SEND:
-                connection.state = SEND
-                self.selector.modify(connection.sock, selectors.EVENT_WRITE, connection)
-                self._set_timer(connection, self.send_timeout)
-                self._send(connection)
-                continue
+            self._guarded(connection, lambda c, leftover=leftover: self._take_back(c, leftover))
+
+    def _take_back(self, connection, leftover):
+        connection.sock.setblocking(False)
+        self.loop_connections[connection.fd] = connection
+        self.selector.register(connection.sock, selectors.EVENT_READ, connection)
+        if leftover is None:
+            self._start_drain(connection)
+        elif leftover is SEND:
+            connection.state = SEND
+            self.selector.modify(connection.sock, selectors.EVENT_WRITE, connection)
+            self._set_timer(connection, self.send_timeout)
+            self._send(connection)
+        else:
             connection.state, connection.head = HEAD, None
             connection.buffer = bytearray(leftover)
             connection.idle = not leftover
             self._set_timer(connection, self.keepalive_timeout if connection.idle else self.header_timeout)
-            if leftover or self._tls_pending(connection):
-                self._buffered(connection)  # a pipelined request: no readiness event will come
-
-    def _buffered(self, connection):
-        try:
-            if self._advance(connection) and self._tls_pending(connection):
+            # A pipelined request, or TLS bytes already decrypted: no readiness event will come.
+            if (leftover and self._advance(connection) and self._tls_pending(connection)) or (
+                    not leftover and self._tls_pending(connection)):
                 self._read(connection)
-        except HeadError as exc:
-            self._refuse(connection, exc)
+
+    def _guarded(self, connection, step):
+        """Run one step for ``connection``; whatever goes wrong closes that connection only."""
+        try:
+            try:
+                step(connection)
+            except HeadError as exc:
+                self._refuse(connection, exc)
         except (OSError, ValueError):
+            self._close(connection)
+        except Exception:
+            log.exception("front door: unexpected error on a connection from %s", connection.address)
             self._close(connection)
 
     @staticmethod
     def _tls_pending(connection) -> bool:
         return isinstance(connection.sock, ssl.SSLSocket) and connection.sock.pending() > 0
 
-    def _ready(self, connection, events):
-        try:
-            if connection.state == HANDSHAKE:
-                self._handshake(connection)
-            elif connection.state == DRAIN:
-                self._drain(connection)
-            elif connection.state == SEND:
-                self._send(connection)
-            else:
-                self._read(connection)
-        except HeadError as exc:
-            self._refuse(connection, exc)
-        except (OSError, ValueError):
-            self._close(connection)
+    def _ready(self, connection, _events):
+        self._guarded(connection, self._step)
+
+    def _step(self, connection):
+        if connection.state == HANDSHAKE:
+            self._handshake(connection)
+        elif connection.state == DRAIN:
+            self._drain(connection)
+        elif connection.state == SEND:
+            self._send(connection)
+        else:
+            self._read(connection)
 
     def _handshake(self, connection):
         try:
@@ -344,7 +337,7 @@ class FrontDoor:
     def _refuse(self, connection, error):
         log.info("refused a request from %s: %d %s", connection.address, error.status, error.message)
         try:
-            connection.sock.send(error_response(error.status, error.message))
+            connection.sock.send(error.response())
         except (OSError, ValueError):
             self._close(connection)
             return

@@ -42,8 +42,12 @@ class Exchange:
         front_door = self.server.front_door
         try:
             self._serve()
-        except Exception:  # the client went away, or was too slow: nothing more to say to it
+        except OSError:  # the client went away, or was too slow: nothing more to say to it
             log.debug("connection from %s dropped", self.connection.address, exc_info=True)
+            self._close()
+            return
+        except Exception:  # the application failed after its answer had started
+            log.exception("unhandled error serving %s %s", self.head.method, self.head.target.split("?")[0])
             self._close()
             return
         if self.handed_off:
