@@ -31,26 +31,18 @@ import psutil
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from bench import staging  # noqa: E402
 from test.support.server import LwrServer  # noqa: E402
 
 HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
 
 
-class PeakRss(threading.Thread):
-    def __init__(self, pid):
-        super().__init__(daemon=True)
-        self.process = psutil.Process(pid)
-        self.peak = self.process.memory_info().rss
-        self.running = True
-        self.start()
+class PeakRss(staging.PeakRss):
+    """Peak RSS of a process from now until :meth:`stop`, which returns it in MiB."""
 
-    def run(self):
-        while self.running:
-            try:
-                self.peak = max(self.peak, self.process.memory_info().rss)
-            except psutil.Error:
-                return
-            time.sleep(0.02)
+    def __init__(self, pid):
+        super().__init__(pid)
+        self.start()
 
     def stop(self) -> float:
         self.running = False
