@@ -214,8 +214,11 @@ def test_keep_alive_and_pipelined_requests_still_work(server):
                                           ("min_rate", "nan")])
 def test_a_bad_server_option_is_refused_at_start_naming_it(tmp_path, option, value):
     server = LwrServer(tmp_path, server_options={option: value})
-    with pytest.raises(RuntimeError):
-        server.start(timeout=15)
+    try:
+        with pytest.raises(RuntimeError):
+            server.start(timeout=15)
+    finally:
+        server.stop()  # in case it started after all
     lines = [line for line in server.log().splitlines() if option in line]
     assert lines and "[server:main] %s = %r" % (option, value) in lines[-1], server.log()
 
