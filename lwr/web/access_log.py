@@ -1,21 +1,58 @@
-"""One log line per request, with the ``private_key`` / ``private_token`` value masked."""
+"""One log line per request, and the token kept out of every log.
+
+The access log masks the value of each query parameter that authenticates
+(:func:`lwr.web.query.mask_query`, decoded as the token check decodes it).
+:func:`install_secret_masking` extends that to every other log record of the process -
+messages, arguments, tracebacks - so that a failing route logging its URL or environ
+cannot write the token either.
+"""
 import logging
-import re
+import threading
 import time
 
-__all__ = ["AccessLogMiddleware", "mask_secrets"]
+from lwr.web.query import mask_query, mask_text
+
+__all__ = ["AccessLogMiddleware", "mask_secrets", "install_secret_masking"]
 
 log = logging.getLogger("lwr.access")
 
-_SECRET_RE = re.compile(r"((?:^|&)(?:private_key|private_token)=)[^&]*")
+#: Kept for callers of the 0.2.0-era name.
+mask_secrets = mask_query
+
+_install_lock = threading.Lock()
+_secrets = set()
 
 
-def mask_secrets(query_string: str) -> str:
+def install_secret_masking(secrets=()):
+    """Mask the token in every log record created from now on (idempotent; adds ``secrets``).
+
+    A record factory rather than a handler filter: it also covers handlers configured
+    later and records that propagate to the root logger. The record's message is formatted
+    and masked once, here, and its traceback text is rendered and masked too.
     """
-    >>> mask_secrets("job_id=1&private_key=s3cret&x=2")
-    'job_id=1&private_key=********&x=2'
-    """
-    return _SECRET_RE.sub(r"\1********", query_string or "")
+    with _install_lock:
+        _secrets.update(secret for secret in secrets if secret)
+        previous = logging.getLogRecordFactory()
+        if getattr(previous, "lwr_masking", False):
+            return
+        formatter = logging.Formatter()
+
+        def factory(*args, **kwargs):
+            record = previous(*args, **kwargs)
+            known = tuple(_secrets)
+            try:
+                message = record.getMessage()
+            except Exception:  # a broken format string: logging reports it at emit time
+                return record
+            record.msg, record.args = mask_text(message, known), None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = mask_text(formatter.formatException(record.exc_info), known)
+            if record.stack_info:
+                record.stack_info = mask_text(record.stack_info, known)
+            return record
+
+        factory.lwr_masking = True
+        logging.setLogRecordFactory(factory)
 
 
 class AccessLogMiddleware:
@@ -37,7 +74,7 @@ class AccessLogMiddleware:
             return self.app(environ, recording_start_response)
         finally:
             if log.isEnabledFor(logging.INFO):
-                query = mask_secrets(environ.get("QUERY_STRING", ""))
+                query = mask_query(environ.get("QUERY_STRING", ""))
                 log.info("%s %s %s%s %s %.3fs", environ.get("REMOTE_ADDR", "-"),
                          environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
                          "?" + query if query else "", seen.get("status", "-"),

@@ -9,6 +9,7 @@ import re
 from webob import Request, Response
 
 from lwr.paths import InvalidPath
+from lwr.web.query import SECRET_NAMES, QueryError, query_dict
 
 __all__ = ["RoutingApp", "route", "HttpError", "json_error", "ROUTES"]
 
@@ -99,7 +100,7 @@ class RoutingApp:
         private_key = getattr(self.app, "private_key", None)
         if not private_key:
             return
-        given = _query_value(request, "private_key") or _query_value(request, "private_token") or ""
+        given = next(filter(None, (_query_value(request, name) for name in SECRET_NAMES)), "")
         if not hmac.compare_digest(given.encode("utf-8"), private_key.encode("utf-8")):
             raise HttpError(401, "the private_key token is missing or wrong")
 
@@ -107,8 +108,8 @@ class RoutingApp:
         try:
             kwargs = self._bind(request, func, path_args)
             result = func(**kwargs)
-        except HttpError:
-            raise
+        except (HttpError, ConnectionError):
+            raise  # a client that went away or was too slow is not an error of the route
         except Exception as exc:
             raise self._translate(exc, request)
         if isinstance(result, Response):
@@ -186,10 +187,17 @@ def _form(request):
 
 
 def _query_value(request, name):
-    try:
-        return request.GET.get(name)
-    except UnicodeDecodeError:
-        raise HttpError(400, "the query string is not valid UTF-8")
+    """One query parameter, decoded by :mod:`lwr.web.query` (the decoding the log masking uses)."""
+    environ = request.environ
+    source = environ.get("QUERY_STRING", "")
+    cached = environ.get("lwr.query")
+    if cached is None or cached[0] != source:
+        try:
+            cached = (source, query_dict(source))
+        except QueryError as exc:
+            raise HttpError(400, str(exc))
+        environ["lwr.query"] = cached
+    return cached[1].get(name)
 
 
 _ = InvalidPath

@@ -1,35 +1,43 @@
-"""LWR's Paste server runner (``use = egg:lwr#server``): Paste's threadpool HTTP server, fixed.
+"""LWR's server runner (``use = egg:lwr#server``): an event-loop front door before a worker pool.
 
-What it adds to ``egg:Paste#http`` on Python 3:
+* :mod:`lwr.web.http_loop` accepts connections, does TLS handshakes, reads and checks
+  request heads (limits: :mod:`lwr.web.http_head`) and small bodies without a thread per
+  connection, so idle or slow clients cannot occupy the workers;
+* Paste's thread pool (``threadpool_*`` options) runs the application, one request per
+  worker (:mod:`lwr.web.http_worker`), with paced socket I/O that drops clients slower
+  than ``min_rate`` (:mod:`lwr.web.http_io`);
+* HTTPS through the standard library's :mod:`ssl`; ``ssl_pem = *`` generates a
+  self-signed RSA-2048/SHA-256 certificate at start;
+* chunked request bodies, ``100 Continue`` on the first body read, keep-alive, downloads
+  through ``wsgi.file_wrapper`` (one reusable 1 MiB buffer, or ``sendfile`` with
+  ``use_sendfile = true``), and a body the application did not read drained
+  (at most 64 MiB / 5 s) before the connection closes.
 
-* HTTPS through the standard library's :mod:`ssl` (Paste's pyOpenSSL path is
-  broken: ``ssl_pem = *`` fails and request bodies over 16 KB are dropped);
-  ``ssl_pem = *`` generates a self-signed RSA-2048/SHA-256 certificate at start.
-* Chunked request bodies are decoded (Paste hands the application zero bytes).
-* ``wsgi.file_wrapper``, served through one reusable 1 MiB buffer, or with
-  ``socket.sendfile`` when ``use_sendfile = true`` (which kernel path is faster
-  depends on the kernel: measure with ``bench/staging.py``).
-* HTTP/1.1 keep-alive, closing the connection when a request body was not read.
-* Daemon worker threads, so the process can always exit.
+The measured comparison with the Paste-only runner and other servers is in
+``docs/front_door.rst``.
 """
+import collections
 import logging
 import os
+import resource
+import socket
 import ssl
 import sys
 import tempfile
-import time
+import threading
 
 from lwr.util import asbool
-from lwr.web.http_io import BodyReader, ChunkedReader, FileWrapper
+from lwr.web.http_head import Limits
+from lwr.web.http_loop import FrontDoor
+from lwr.web.http_worker import Exchange
 
 
 def _import_paste_httpserver():
-    """Import ``paste.httpserver`` without loading pyOpenSSL.
+    """Import ``paste.httpserver`` (for its ``ThreadPool``) without loading pyOpenSSL.
 
     Paste tries ``from OpenSSL import SSL, tsafe``; pyOpenSSL dropped ``tsafe`` long ago, so
-    the import fails and Paste sets ``SSL = None`` either way, but only after pyOpenSSL has
-    loaded cryptography's native code (~9 MiB of resident memory in every server). LWR does
-    TLS with the standard library, so the outcome is the same and the memory stays free.
+    the import fails either way, but only after pyOpenSSL has loaded cryptography's native
+    code (~9 MiB of resident memory in every server).
     """
     if "paste.httpserver" in sys.modules or "OpenSSL" in sys.modules:
         from paste import httpserver as module
@@ -44,138 +52,42 @@ def _import_paste_httpserver():
 
 httpserver = _import_paste_httpserver()
 
-__all__ = ["server_runner", "serve", "LwrHandler"]
-
-#: How much of an unread request body is read and dropped before the connection closes.
-LINGER_BYTES = 64 * 1024 * 1024
-LINGER_SECONDS = 5.0
+__all__ = ["server_runner", "serve", "Server", "ServerOptions", "DEFAULTS"]
 
 log = logging.getLogger(__name__)
 
+#: Workers never given to requests whose body is still arriving (uploads): a client
+#: trickling an upload can slow other uploads, never status requests.
+RESERVED_WORKERS = 2
 
-class LwrHandler(httpserver.WSGIHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body leave in separate writes; without TCP_NODELAY a small body can wait
-    # for the client's delayed ACK.
-    disable_nagle_algorithm = True
+#: [server:main] options of the front door, their defaults, type and smallest value.
+DEFAULTS = {
+    "socket_timeout": (30.0, float, 0.1),
+    "min_rate": (1024.0, float, 0.0),
+    "header_timeout": (30.0, float, 0.1),
+    "keepalive_timeout": (60.0, float, 0.1),
+    "max_request_line": (64 * 1024, int, 256),
+    "max_header_size": (64 * 1024, int, 256),
+    "max_headers": (100, int, 1),
+    "max_query_parameters": (1000, int, 1),
+    "max_connections": (4000, int, 1),
+    "threadpool_workers": (10, int, 1),
+    "request_queue_size": (64, int, 1),
+}
 
-    def setup(self):
-        super().setup()
-        if isinstance(self.connection, ssl.SSLSocket):
-            # Handshake here, in the worker thread, not in the accept loop.
-            self.connection.do_handshake()
 
-    def handle_expect_100(self):
-        # The stdlib would answer "100 Continue" at once; ContinueHook answers on the first
-        # body read instead, so a refused request (401, 404) never makes the client send its body.
-        return True
-
-    def wsgi_setup(self, environ=None):
-        super().wsgi_setup(environ)
-        raw = self.rfile
-        self.lwr_continue = None
-        if self.headers.get("Expect", "").lower() == "100-continue":
-            raw = self.lwr_continue = httpserver.ContinueHook(raw, self.wfile.write)
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            body = ChunkedReader(raw)
-            self.wsgi_environ["CONTENT_LENGTH"] = ""
-            self.wsgi_environ["wsgi.input_terminated"] = True
-        else:
-            try:
-                length = max(int(self.headers.get("Content-Length", "0")), 0)
-            except ValueError:
-                length = 0
-            body = BodyReader(raw, length)
-        self.lwr_body = body
-        self.wsgi_environ["wsgi.input"] = body
-        self.wsgi_environ["wsgi.file_wrapper"] = FileWrapper
-        if isinstance(self.connection, ssl.SSLSocket):
-            self.wsgi_environ["wsgi.url_scheme"] = "https"
-            self.wsgi_environ["HTTPS"] = "on"
-
-    def wsgi_execute(self, environ=None):
-        self.wsgi_setup(environ)
-        try:
-            result = self.server.wsgi_application(self.wsgi_environ, self.wsgi_start_response)
-            try:
-                if isinstance(result, FileWrapper):
-                    self._send_file(result)
-                else:
-                    for chunk in result:
-                        self.wsgi_write_chunk(chunk)
-                    if not self.wsgi_headers_sent:
-                        self.wsgi_write_chunk(b"")
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
-        except (ConnectionError, TimeoutError, ssl.SSLError, OSError) as exc:
-            self.close_connection = 1
-            self.wsgi_connection_drop(exc, environ)
-            return
-        except Exception:
-            log.exception("unhandled error serving %s %s", self.command, self.path.split("?")[0])
-            self.close_connection = 1
-            if not self.wsgi_headers_sent:
-                body = b'{"error": "internal server error"}'
-                self.wsgi_curr_headers = ("500 Internal Server Error",
-                                          [("Content-Type", "application/json"),
-                                           ("Content-Length", str(len(body)))])
-                self.wsgi_write_chunk(body)
-            return
-        if not self.lwr_body.finished:
-            # Unread request body bytes would be parsed as the next request.
-            self.close_connection = 1
-            self._drain_unread_body()
-
-    def _drain_unread_body(self):
-        """Read and drop what the client still sends of a body the application stopped reading
-        (an upload refused half-way: disk full, bad name), for a bounded time, so the client
-        reads our answer instead of a connection reset. A client still waiting for
-        ``100 Continue`` has sent nothing and is left alone."""
-        if self.lwr_continue is not None and self.lwr_continue.read.__name__ == "_ContinueFile_read":
-            return
-        try:
-            self.wfile.flush()
-            self.connection.settimeout(LINGER_SECONDS)
-            deadline = time.monotonic() + LINGER_SECONDS
-            drained = 0
-            while drained < LINGER_BYTES and time.monotonic() < deadline:
-                data = self.lwr_body.read(1024 * 1024)
-                if not data:
-                    return
-                drained += len(data)
-        except (EOFError, ValueError, OSError):
-            pass  # the client gave up first: nothing more to do
-
-    def _send_file(self, wrapper):
-        self.wsgi_write_chunk(b"")  # status line and headers
-        self.wfile.flush()
-        handle = wrapper.filelike
-        if getattr(self.server, "lwr_use_sendfile", False):
-            try:
-                offset = handle.tell()
-            except (OSError, AttributeError):
-                offset = 0
-            try:
-                self.connection.sendfile(handle, offset)
-                return
-            except (AttributeError, ValueError, OSError) as exc:
-                if isinstance(exc, (ConnectionError, TimeoutError)):
-                    raise
-                # Nothing was sent: sendfile refuses before its first byte (e.g. not a regular file).
-        if hasattr(handle, "readinto"):
-            buffer = bytearray(wrapper.block_size)
-            view = memoryview(buffer)
-            while True:
-                count = handle.readinto(buffer)
-                if not count:
-                    return
-                self.connection.sendall(view[:count])
-        for chunk in wrapper:
-            self.wfile.write(chunk)
-
-    def log_request(self, *args, **kwargs):
-        pass  # LWR's access log (lwr.access) records requests with secrets masked
+def _option(name, value):
+    default, kind, minimum = DEFAULTS[name]
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        number = kind(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or number != number or number < minimum:
+        raise SystemExit("[server:main] %s = %r: expected %s number of at least %s"
+                         % (name, value, "a whole" if kind is int else "a", minimum))
+    return number
 
 
 def self_signed_pem(path: str, common_name: str = "localhost") -> str:
@@ -218,47 +130,130 @@ def ssl_context(ssl_pem: str) -> ssl.SSLContext:
     return context
 
 
-def serve(app, host="localhost", port=8913, ssl_pem=None, threadpool_workers=10, socket_timeout=None,
-          request_queue_size=64, start_loop=True, threadpool_options=None, use_sendfile=False):
+class Server:
+    """The listening socket, the worker pool and the front door; :meth:`serve_forever` runs it."""
+
+    def __init__(self, app, host="localhost", port=8913, ssl_pem=None, use_sendfile=False,
+                 threadpool_options=None, **options):
+        values = {name: _option(name, options.get(name)) for name in DEFAULTS}
+        self.application = app
+        self.host, self.port = host, int(port)
+        self.socket_timeout = values["socket_timeout"]
+        self.min_rate = values["min_rate"]
+        self.use_sendfile = bool(use_sendfile) and not ssl_pem  # TLS encrypts in user space
+        self.listener = _listen(host, self.port, values["request_queue_size"])
+        self.port = self.listener.getsockname()[1]
+        workers = values["threadpool_workers"]
+        pool_options = {"spawn_if_under": min(5, workers - 1), "kill_thread_limit": 86400,
+                        "hung_thread_limit": 3600}
+        pool_options.update(threadpool_options or {})
+        self.thread_pool = httpserver.ThreadPool(workers, name="lwr-worker", daemon=True, **pool_options)
+        self.streaming_limit = max(workers - RESERVED_WORKERS, 1)
+        self.streaming = 0
+        self.streaming_lock = threading.Lock()
+        self.waiting_streams = collections.deque()
+        limits = Limits(values["max_request_line"], values["max_header_size"], values["max_headers"],
+                        values["max_query_parameters"])
+        self.front_door = FrontDoor(self.listener, self._dispatch, limits,
+                                    ssl_context(ssl_pem) if ssl_pem else None,
+                                    header_timeout=values["header_timeout"],
+                                    keepalive_timeout=values["keepalive_timeout"],
+                                    max_connections=_connection_limit(values["max_connections"]),
+                                    send_timeout=self.socket_timeout, min_rate=self.min_rate)
+
+    def _dispatch(self, connection, head, body_prefix):
+        """Called by the front door with a complete head. A request whose body is still to
+        come may occupy at most ``streaming_limit`` workers: the others stay free for requests
+        the client cannot slow down (status polls, small bodies read by the front door)."""
+        exchange = Exchange(self, connection, head, body_prefix)
+        if not (head.chunked or (head.content_length or 0) > len(body_prefix)):
+            self.thread_pool.add_task(exchange.run)
+            return
+        with self.streaming_lock:
+            if self.streaming >= self.streaming_limit:
+                self.waiting_streams.append(exchange)
+                return
+            self.streaming += 1
+        self.thread_pool.add_task(lambda: self._run_streaming(exchange))
+
+    def _run_streaming(self, exchange):
+        try:
+            exchange.run()
+        finally:
+            with self.streaming_lock:
+                following = self.waiting_streams.popleft() if self.waiting_streams else None
+                if following is None:
+                    self.streaming -= 1
+            if following is not None:
+                self.thread_pool.add_task(lambda: self._run_streaming(following))
+
+    def serve_forever(self):
+        self.front_door.serve_forever()
+
+    def shutdown(self):
+        self.front_door.shutdown()
+
+    def server_close(self):
+        self.listener.close()
+        self.thread_pool.shutdown(force_quit_timeout=1)
+
+
+def _listen(host, port, backlog):
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family, backlog=backlog)
+
+
+def _connection_limit(wanted):
+    """``max_connections``, raising the open-file limit to fit it when the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + 256  # job files, logs, the workers' own files
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        limit = max(soft - 256, 16)
+        log.warning("max_connections lowered from %d to %d: the open-file limit is %d", wanted, limit, soft)
+        return limit
+    return wanted
+
+
+def serve(app, host="localhost", port=8913, ssl_pem=None, start_loop=True, **options):
     """Build (and, with ``start_loop``, run) the server."""
-    workers = max(int(threadpool_workers), 1)
-    options = {"spawn_if_under": min(5, workers - 1), "kill_thread_limit": 86400,
-               "hung_thread_limit": 3600}
-    options.update(threadpool_options or {})
-    server = httpserver.serve(app, host=host, port=int(port), handler=LwrHandler, start_loop=False,
-                              use_threadpool=True, threadpool_workers=workers, daemon_threads=True,
-                              threadpool_options=options, request_queue_size=int(request_queue_size),
-                              socket_timeout=socket_timeout)
-    server.lwr_use_sendfile = bool(use_sendfile) and not ssl_pem  # TLS cannot use sendfile
-    if ssl_pem:
-        server.socket = ssl_context(ssl_pem).wrap_socket(server.socket, server_side=True,
-                                                         do_handshake_on_connect=False)
+    server = Server(app, host=host, port=port, ssl_pem=ssl_pem, **options)
     if not start_loop:
         return server
     scheme = "https" if ssl_pem else "http"
-    print("serving on %s://%s:%s" % (scheme, host, port), flush=True)
+    print("serving on %s://%s:%s" % (scheme, host, server.port), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
-        server.thread_pool.shutdown(force_quit_timeout=1)
     return server
 
 
 def server_runner(wsgi_app, global_conf, host="localhost", port="8913", ssl_pem=None,
-                  threadpool_workers="10", socket_timeout=None, request_queue_size="64",
                   use_sendfile="false", **kwargs):
     """PasteDeploy ``paste.server_runner`` entry point; ``threadpool_*`` options go to Paste's pool."""
-    threadpool_options = {}
+    options, threadpool_options = {}, {}
     for key, value in kwargs.items():
-        if key.startswith("threadpool_"):
-            threadpool_options[key[len("threadpool_"):]] = int(value)
+        if key in DEFAULTS:
+            options[key] = value
+        elif key.startswith("threadpool_"):
+            threadpool_options[key[len("threadpool_"):]] = _pool_option(key, value)
         elif key not in ("use",):
             log.warning("ignoring unknown [server:main] option %r", key)
-    serve(wsgi_app, host=host, port=port, ssl_pem=ssl_pem or None,
-          threadpool_workers=threadpool_workers,
-          socket_timeout=int(socket_timeout) if socket_timeout else None,
-          request_queue_size=request_queue_size, threadpool_options=threadpool_options,
-          use_sendfile=asbool(use_sendfile))
+    serve(wsgi_app, host=host, port=port, ssl_pem=ssl_pem or None, use_sendfile=asbool(use_sendfile),
+          threadpool_options=threadpool_options, **options)
+
+
+def _pool_option(key, value):
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit("[server:main] %s = %r: expected a whole number" % (key, value))

@@ -9,8 +9,9 @@ from lwr.managers.util.job_script import InvalidEnvironment
 from lwr.paths import InvalidPath
 from lwr.objectstore import InvalidObjectRequest, ObjectNotFound
 from lwr.web import object_store_routes, routes
-from lwr.web.access_log import AccessLogMiddleware
+from lwr.web.access_log import AccessLogMiddleware, install_secret_masking
 from lwr.web.framework import ROUTES, RoutingApp
+from lwr.web.http_io import MalformedChunk
 
 __all__ = ["app_factory", "LwrWebApp", "EXCEPTION_STATUS"]
 
@@ -32,6 +33,7 @@ EXCEPTION_STATUS = [
     (JobStateConflict, 409),
     (InvalidObjectRequest, 400),
     (ObjectNotFound, 404),
+    (MalformedChunk, 400),
 ]
 
 
@@ -57,6 +59,7 @@ class LwrWebApp(RoutingApp):
 
 def app_factory(global_conf, **local_conf):
     """PasteDeploy entry point: build the app from ``[app:main]`` options (all strings)."""
+    install_secret_masking([local_conf.get("private_key"), local_conf.get("private_token")])
     lwr_app = LwrApp(global_conf=global_conf, **local_conf)
     webapp = LwrWebApp(lwr_app)
     atexit.register(webapp.shutdown)
