@@ -189,3 +189,19 @@ def test_status_of_a_cleaned_job_is_lost(server):
     assert settled_listing(server.staging_directory) == []
     status = pulsar_json(server, "GET", "jobs/gone/status")
     assert status["status"] == "lost" and status["complete"] == "true" and status["returncode"] is None
+
+
+@pytest.mark.parametrize("setup_params, on_path", [
+    ({}, True),  # an LWR 0.2.0-era client: Galaxy's lib on every job's PYTHONPATH, as 0.2.0 did
+    ({"use_metadata": "true"}, False),  # a current client that did not ask for it
+    ({"use_metadata": "true", "preserve_galaxy_python_environment": "True"}, True),
+])
+def test_galaxy_lib_on_the_tool_pythonpath(lwr_server_factory, tmp_path, setup_params, on_path):
+    galaxy_home = tmp_path / "galaxy"
+    (galaxy_home / "lib").mkdir(parents=True)
+    server = lwr_server_factory(app_conf={"private_key": TOKEN, "galaxy_home": str(galaxy_home)})
+    config = pulsar_json(server, "POST", "jobs", dict({"job_id": "lib1"}, **setup_params))
+    assert config["system_properties"]["galaxy_home"] == str(galaxy_home)
+    assert pulsar_request(server, "POST", "jobs/lib1/submit", {"command_line": 'echo "$PYTHONPATH"'}) == (200, b"OK")
+    stdout = wait_done(server, "lib1")["stdout"]
+    assert (str(galaxy_home / "lib") in stdout) is on_path, stdout
