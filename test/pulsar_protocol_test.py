@@ -205,3 +205,18 @@ def test_galaxy_lib_on_the_tool_pythonpath(lwr_server_factory, tmp_path, setup_p
     assert pulsar_request(server, "POST", "jobs/lib1/submit", {"command_line": 'echo "$PYTHONPATH"'}) == (200, b"OK")
     stdout = wait_done(server, "lib1")["stdout"]
     assert (str(galaxy_home / "lib") in stdout) is on_path, stdout
+
+
+@pytest.mark.parametrize("params, status", [
+    ({"tool_id": "not_in_the_toolbox"}, 403),  # tool authorization refuses the setup
+    ({"tool_id": "tool1", "use_metadata": "perhaps"}, 400),
+    ({"tool_id": "tool1", "preserve_galaxy_python_environment": "2"}, 400),
+])
+def test_a_setup_the_server_refuses_leaves_nothing(lwr_server_factory, params, status):
+    toolbox = os.path.join(os.path.dirname(__file__), "fixtures", "toolbox", "toolbox.xml")
+    server = lwr_server_factory(app_conf={"private_key": TOKEN, "tool_config_files": toolbox})
+    code, body = pulsar_request(server, "POST", "jobs", dict({"job_id": "refused"}, **params))
+    assert code == status, body
+    assert json.loads(body)["error"]
+    assert settled_listing(server.staging_directory) == []
+    assert pulsar_json(server, "GET", "jobs/refused/status")["status"] == "lost"
