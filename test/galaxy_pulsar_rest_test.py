@@ -86,15 +86,18 @@ def runs(stack):
     """Every tool on every destination, submitted together; ``{(tool, destination): (run, job)}``."""
     galaxy, lwr, api = stack
     history = api.new_history("pulsar-rest")
-    first = api.upload_text(history, FIRST)
-    second = api.upload_text(history, SECOND)
+    # The tools without inputs run while the inputs upload.
+    submitted = {(tool, destination): api.run_tool(history, "%s_%s" % (tool, destination))
+                 for tool, destination in PAIRS if tool not in ("pulsar_transform", "pulsar_configfile")}
+    uploads = [api.start_upload(history, FIRST), api.start_upload(history, SECOND)]
+    first, second = [api.finish_upload(upload) for upload in uploads]
     inputs = {
         "pulsar_transform": {"input": {"src": "hda", "id": first}},
         "pulsar_configfile": {"first": {"src": "hda", "id": first}, "second": {"src": "hda", "id": second},
                               "greeting": "hi there"},
     }
-    submitted = {(tool, destination): api.run_tool(history, "%s_%s" % (tool, destination), inputs.get(tool))
-                 for tool, destination in PAIRS}
+    submitted.update({(tool, destination): api.run_tool(history, "%s_%s" % (tool, destination), inputs[tool])
+                      for tool, destination in PAIRS if tool in inputs})
     finished = {key: (run, api.wait_for_job(run["job"], timeout=400)) for key, run in submitted.items()}
     return {"first": api.download(first).decode("utf-8"), "second": api.download(second).decode("utf-8"),
             "jobs": finished}

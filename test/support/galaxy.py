@@ -232,9 +232,15 @@ class GalaxyApi:
         return {element["element_identifier"]: element["object"]["id"] for element in collection["elements"]}
 
     def upload_text(self, history_id, text, ext="txt") -> str:
-        run = self.run_tool(history_id, "upload1", {"files_0|url_paste": text, "files_0|type": "upload_dataset",
-                                                    "file_type": ext, "dbkey": "?", "files_0|to_posix_lines": False,
-                                                    "files_0|space_to_tab": False})
+        return self.finish_upload(self.start_upload(history_id, text, ext))
+
+    def start_upload(self, history_id, text, ext="txt") -> dict:
+        """The upload's tool run (several may run at once; :meth:`finish_upload` waits for one)."""
+        return self.run_tool(history_id, "upload1", {"files_0|url_paste": text, "files_0|type": "upload_dataset",
+                                                     "file_type": ext, "dbkey": "?", "files_0|to_posix_lines": False,
+                                                     "files_0|space_to_tab": False})
+
+    def finish_upload(self, run) -> str:
         job = self.wait_for_job(run["job"])
         assert job["state"] == "ok", job
         return run["outputs"][0]
