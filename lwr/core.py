@@ -36,7 +36,11 @@ class LwrApp:
         self.message_queue_binding = None
         if conf.get("message_queue_url"):
             from lwr.messaging import bind_app
-            self.message_queue_binding = bind_app(self, conf["message_queue_url"], conf)
+            try:
+                self.message_queue_binding = bind_app(self, conf["message_queue_url"], conf)
+            except Exception:
+                self.shutdown()  # a refused option: stop the managers' threads before reporting it
+                raise
 
     @staticmethod
     def _build_authorizer(conf):

@@ -33,18 +33,31 @@ def random_manager_name(prefix="t") -> str:
     return prefix + "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(10))
 
 
-def delete_queues(manager_name, url=BROKER_URL):
-    """Remove a test manager's queues from the shared broker."""
+#: Every queue a manager may have: consumed by the LWR, by its clients, and the acknowledgement queues.
+QUEUE_KINDS = ("setup", "kill", "clean", "status", "status_update", "setup_ack", "kill_ack", "status_update_ack")
+
+
+def delete_queues(manager_name, url=BROKER_URL, exchanges=("lwr", "pulsar"), key_prefix=None):
+    """Remove a test manager's queues (on every exchange it may have used) from the shared broker."""
     import kombu
     from lwr.lwr_client.amqp_exchange import queue_name
+    names = {queue_name(manager_name, kind, exchange) for exchange in exchanges for kind in QUEUE_KINDS}
+    if key_prefix:
+        names |= {queue_name(manager_name, kind, exchanges[0], key_prefix) for kind in QUEUE_KINDS}
     try:
         with kombu.Connection(url, connect_timeout=3) as connection:
             channel = connection.channel()
-            for name in ("setup", "kill", "clean", "status_update"):
+            for name in sorted(names):
                 try:
-                    channel.queue_delete(queue_name(manager_name, name))
+                    channel.queue_delete(name)
                 except Exception:
                     channel = connection.channel()
+            for exchange in exchanges:
+                if exchange not in ("lwr", "pulsar"):  # test-only exchanges go too
+                    try:
+                        channel.exchange_delete(exchange)
+                    except Exception:
+                        channel = connection.channel()
     except Exception:
         pass
 

@@ -66,9 +66,11 @@ def test_daemonize_writes_pid_and_log_waits_for_a_down_broker_with_backoff_and_s
     pid_file, log_file = tmp_path / "d.pid", tmp_path / "d.log"
     pid = wait_for(lambda: pid_file.exists() and int(pid_file.read_text()), 15, message="pid file")
     try:
-        wait_for(lambda: len(re.findall(r"setup: .* unavailable .*attempt \d+ failed", log_file.read_text())) >= 3,
+        # One consumer per queue and exchange; follow the setup consumer of exchange pulsar.
+        wait_for(lambda: len(re.findall(r"of pulsar__setup: .* unavailable .*attempt \d+ failed",
+                                        log_file.read_text())) >= 3,
                  20, interval=0.2, message="three logged reconnect attempts")
-        delays = [float(d) for d in re.findall(r"setup: .*attempt \d+ failed, retrying in ([\d.]+)s",
+        delays = [float(d) for d in re.findall(r"of pulsar__setup: .*attempt \d+ failed, retrying in ([\d.]+)s",
                                                log_file.read_text())]
         assert delays[:3] == [1.0, 2.0, 2.0]  # doubling, capped by amqp_reconnect_max
         os.kill(pid, 0)  # still running: a down broker is waited for, not fatal
