@@ -16,13 +16,16 @@ import requests
 
 from test.support.server import REPO_ROOT, free_port
 
-__all__ = ["galaxy_enabled", "install_galaxy", "GalaxyServer", "GalaxyApi", "FIXTURES", "ENABLE_HINT"]
+__all__ = ["galaxy_enabled", "install_galaxy", "GalaxyServer", "GalaxyApi", "FIXTURES", "ENABLE_HINT",
+           "PULSAR_MQ_RUNNER"]
 
 FIXTURES = os.path.join(REPO_ROOT, "test", "fixtures", "galaxy")
 INSTALL_SCRIPT = os.path.join(REPO_ROOT, "scripts", "services", "install-galaxy.sh")
 ENABLE_HINT = "Galaxy tests install Galaxy 26 (~1.1 GB): set LWR_TEST_GALAXY=1 to run them"
 ADMIN_KEY = "lwr-test-bootstrap-admin-key-0123456789"
 TERMINAL_JOB_STATES = ("ok", "error", "deleted", "deleting", "failed", "stopped", "skipped")
+#: Galaxy's own message-queue runner (``load`` of a ``runners`` entry).
+PULSAR_MQ_RUNNER = "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
 
 
 def galaxy_enabled() -> bool:
@@ -42,10 +45,12 @@ class GalaxyServer:
     """One Galaxy site directory; ``start``/``stop`` may be repeated (the database persists)."""
 
     def __init__(self, venv, site, environments, tool_environments, port=None, runner_params=None,
-                 galaxy_options=None):
+                 galaxy_options=None, runners=None):
         """``runner_params``: extra plugin-level parameters of the ``lwr`` runner (e.g. an AMQP ``url``);
-        ``galaxy_options``: galaxy.yml settings overriding the defaults below."""
+        ``galaxy_options``: galaxy.yml settings overriding the defaults below;
+        ``runners``: more job_conf runners by name (``{"load": ..., plugin parameters...}``)."""
         self.galaxy_options = dict(galaxy_options or {})
+        self.runners = dict(runners or {})
         self.venv = venv
         self.site = str(site)
         self.port = port or free_port()
@@ -96,10 +101,10 @@ class GalaxyServer:
         with open(os.path.join(site, "galaxy.yml"), "w") as handle:
             json.dump({"gravity": {"process_manager": None}, "galaxy": galaxy}, handle, indent=1)
         job_conf = {
-            "runners": {
+            "runners": dict({
                 "local": {"load": "galaxy.jobs.runners.local:LocalJobRunner", "workers": 2},
                 "lwr": dict({"load": "lwr.galaxy.runner:LwrJobRunner", "workers": 2}, **runner_params),
-            },
+            }, **self.runners),
             "execution": {"default": "local_env",
                           "environments": dict({"local_env": {"runner": "local"}}, **environments)},
             "tools": [{"id": tool_id, "environment": env} for tool_id, env in tool_environments.items()],
