@@ -58,7 +58,7 @@ def test_setup_on_full_disk_is_507_and_leaves_no_job(tmp_path, small_disk):
         code, body = server.request("POST", "jobs", {"job_id": "nospace"})
         assert code == 507, body
         assert "disk space" in json.loads(body)["error"]
-        assert server.request("GET", "jobs/nospace/status")[0] == 404  # not stuck in preprocessing
+        assert server.json("GET", "jobs/nospace/status")["status"] == "lost"  # not stuck in preprocessing
         os.unlink(str(filler))
         assert server.json("POST", "jobs", {"job_id": "nospace"})["job_id"] == "nospace"
     finally:

@@ -107,7 +107,7 @@ def test_reverse_tool_routed_to_lwr_finishes_ok_with_exact_output(stack, history
     external_id = api.admin.job(run["job"]).get("external_id")
     assert external_id, api.admin.job(run["job"])
     # ... and, with Galaxy's cleanup_job=onsuccess, the LWR job directory is gone.
-    assert lwr.request("GET", "jobs/%s/status" % external_id)[0] == 404
+    assert _lwr_status(lwr, external_id)["status"] == "lost"
 
 
 def test_config_file_and_extra_files_of_input_are_staged(stack, history):

@@ -68,7 +68,7 @@ def test_full_job_flow(lwr_server):
     assert lwr_server.request("PUT", "jobs/123/cancel") == (200, b"OK")
     assert lwr_server.request("DELETE", "jobs/123") == (200, b"OK")
     assert settled_listing(lwr_server.staging_directory) == []
-    assert lwr_server.request("GET", "jobs/123/status")[0] == 404
+    assert lwr_server.json("GET", "jobs/123/status")["status"] == "lost"
 
 
 def test_tool_exit_code_is_kept(lwr_server):
@@ -108,7 +108,6 @@ def test_missing_parameter_is_400_naming_it(lwr_server, method, path, params):
 
 
 @pytest.mark.parametrize("method,path,params", [
-    ("GET", "jobs/ghost/status", {}),
     ("PUT", "jobs/ghost/cancel", {}),
     ("DELETE", "jobs/ghost", {}),
     ("POST", "jobs/ghost/submit", {"command_line": "true"}),
@@ -120,6 +119,16 @@ def test_unknown_job_is_404_and_creates_nothing(lwr_server, method, path, params
     code, body = lwr_server.request(method, path, params, data=b"x" if method == "POST" else None)
     assert code == 404, body
     assert "unknown job" in json.loads(body)["error"]
+    assert not os.path.exists(os.path.join(lwr_server.staging_directory, "ghost"))
+
+
+@pytest.mark.parametrize("path", ["jobs/ghost/status", "managers/_default_/jobs/ghost/status"])
+def test_status_of_unknown_job_is_lost_and_creates_nothing(lwr_server, path):
+    """As Pulsar answers: Galaxy's Pulsar runners then fail the job instead of polling for ever."""
+    status = lwr_server.json("GET", path)
+    assert status["status"] == "lost" and status["complete"] == "true", status
+    assert status["returncode"] is None and "ghost" in status["failure_reason"]
+    assert status["pulsar_version"]
     assert not os.path.exists(os.path.join(lwr_server.staging_directory, "ghost"))
 
 
@@ -227,7 +236,7 @@ def test_cleaned_job_id_is_free_at_once_and_its_files_go_in_the_background(lwr_s
         assert code == 200
     assert lwr_server.request("DELETE", "jobs/again") == (200, b"OK")
     assert not os.path.exists(os.path.join(lwr_server.staging_directory, "again"))
-    assert lwr_server.request("GET", "jobs/again/status")[0] == 404
+    assert lwr_server.json("GET", "jobs/again/status")["status"] == "lost"
     lwr_server.json("POST", "jobs", {"job_id": "again"})  # the id is reusable right away
     assert sorted(settled_listing(lwr_server.staging_directory)) == ["again"]
     assert os.listdir(os.path.join(lwr_server.staging_directory, "again", "inputs")) == []

@@ -17,7 +17,7 @@ TYPE_DIRECTORIES = {
     "output_jobdir": "",
 }
 #: Types whose names may contain sub directories (the others are flattened to a basename).
-NESTED_TYPES = ("input", "unstructured", "output", "output_workdir", "metadata", "output_metadata",
+NESTED_TYPES = ("input", "unstructured", "tool", "output", "output_workdir", "metadata", "output_metadata",
                 "jobdir", "output_jobdir")
 
 

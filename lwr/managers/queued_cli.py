@@ -8,6 +8,7 @@ directory must be at the same path on the submit host (a shared file system).
 import logging
 
 from lwr.manager_factory import ConfigurationError
+from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT
 from lwr.managers.base.external import ExternalBaseManager, ManagerError
 from lwr.managers.util.cli import CliInterface, SchedulerCommandError, parse_external_id
 
@@ -34,7 +35,7 @@ class CliQueueManager(ExternalBaseManager):
         self.shell, self.job_interface = self.cli.get_plugins()
 
     def _paths(self, job_id):
-        return self.job_file(job_id, "stdout"), self.job_file(job_id, "stderr"), self.job_name(job_id)
+        return self.job_file(job_id, JOB_STDOUT), self.job_file(job_id, JOB_STDERR), self.job_name(job_id)
 
     def _script_headers(self, job_id):
         return self.job_interface.job_script_kwargs(*self._paths(job_id))["headers"]

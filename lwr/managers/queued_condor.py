@@ -8,6 +8,7 @@ each condor command (seconds, default 60).  Client submit parameters are ignored
 import logging
 
 from lwr.manager_factory import ConfigurationError
+from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT
 from lwr.managers import status
 from lwr.managers.base.external import ExternalBaseManager, ManagerError, SchedulerCommandError
 from lwr.managers.util.cli import JobStatus, LocalShell
@@ -37,8 +38,8 @@ class CondorQueueManager(ExternalBaseManager):
 
     def _submit(self, job_id, script_path, submit_params):
         user_log = self.job_file(job_id, USER_LOG)
-        description = build_submit_description(script_path, self.job_file(job_id, "stdout"),
-                                               self.job_file(job_id, "stderr"), user_log, self.submit_params)
+        description = build_submit_description(script_path, self.job_file(job_id, JOB_STDOUT),
+                                               self.job_file(job_id, JOB_STDERR), user_log, self.submit_params)
         submit_file = self.job_file(job_id, SUBMIT_FILE)
         with open(submit_file, "w", encoding="utf-8") as handle:
             handle.write(description)

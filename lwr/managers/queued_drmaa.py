@@ -8,6 +8,7 @@ import logging
 import threading
 
 from lwr.manager_factory import ConfigurationError
+from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT
 from lwr.managers.base.external import ExternalBaseManager, ManagerError, SchedulerCommandError
 
 __all__ = ["DrmaaQueueManager"]
@@ -39,8 +40,8 @@ class DrmaaQueueManager(ExternalBaseManager):
         attributes = {
             "remoteCommand": script_path,
             "jobName": self.job_name(job_id),
-            "outputPath": ":%s" % self.job_file(job_id, "stdout"),
-            "errorPath": ":%s" % self.job_file(job_id, "stderr"),
+            "outputPath": ":%s" % self.job_file(job_id, JOB_STDOUT),
+            "errorPath": ":%s" % self.job_file(job_id, JOB_STDERR),
             "workingDirectory": self.job_directory(job_id).working_directory(),
         }
         if native:

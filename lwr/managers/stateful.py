@@ -118,8 +118,11 @@ class StatefulManagerProxy:
         self.state_change_callback = callback
 
     # -- job life cycle -----------------------------------------------------------------------
-    def setup_job(self, job_id, tool_id, tool_version):
-        return self._proxied_manager.setup_job(job_id, tool_id, tool_version)
+    def setup_job(self, job_id, tool_id, tool_version, use_metadata=False,
+                  preserve_galaxy_python_environment=False):
+        return self._proxied_manager.setup_job(
+            job_id, tool_id, tool_version, use_metadata=use_metadata,
+            preserve_galaxy_python_environment=preserve_galaxy_python_environment)
 
     def _existing_job_directory(self, job_id):
         job_directory = self._proxied_manager.job_directory(job_id)
@@ -131,17 +134,27 @@ class StatefulManagerProxy:
         self._existing_job_directory(job_id).store_metadata("staging_config", staging_config)
 
     def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
-               setup_params=None):
-        """Record the launch durably, then stage and launch in a thread (answering OK at once)."""
+               setup_params=None, touch_outputs=(), dynamic_file_sources=None, token_endpoint=None):
+        """Record the launch durably, then stage and launch in a thread (answering OK at once).
+
+        ``touch_outputs``: output names created empty first (so an output the tool never writes
+        still exists); ``dynamic_file_sources``: the galaxy.json-like files whose contents the
+        final status carries; ``token_endpoint`` is kept with the launch but not used.
+        """
         job_directory = self._existing_job_directory(job_id)
         for entry in env or []:
             env_to_statement(entry)  # raises InvalidEnvironment -> 400 before anything is stored
+        touch_paths = [job_directory.calculate_path(name, "output") for name in touch_outputs or ()]
         launch_config = {"command_line": command_line, "submit_params": submit_params or {},
                          "dependencies_description": dependencies_description, "env": list(env or []),
-                         "setup_params": setup_params or {}}
+                         "setup_params": setup_params or {},
+                         "dynamic_file_sources": dynamic_file_sources,
+                         "token_endpoint": token_endpoint}
         with job_directory.lock("status"):
             if job_directory.has_metadata("launch_config") or job_directory.has_metadata("final_status"):
                 raise JobStateConflict("job %s was already submitted" % job_id)
+            for path in touch_paths:
+                open(path, "ab").close()
             job_directory.store_metadata("launch_config", launch_config)
             self.active_jobs.activate(job_id)
         self._launch_in_thread(job_id)

@@ -16,6 +16,7 @@ import threading
 
 from lwr.managers import status
 from lwr.managers.base import BaseManager
+from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT
 from lwr.managers.util.process import ProcessHandle, ProcessOps
 
 __all__ = ["Manager"]
@@ -61,8 +62,8 @@ class Manager(BaseManager):
             job_directory.remove_metadata("command_line")
             try:
                 handle = self.process_ops.spawn(script, job_directory.working_directory(),
-                                                os.path.join(job_directory.path, "stdout"),
-                                                os.path.join(job_directory.path, "stderr"))
+                                                job_directory.job_file(JOB_STDOUT),
+                                                job_directory.job_file(JOB_STDERR))
             except OSError as exc:
                 job_directory.store_metadata("failure_reason", "could not start the job: %s" % exc)
                 job_directory.remove_metadata("launching")

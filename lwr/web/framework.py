@@ -148,6 +148,8 @@ class RoutingApp:
                     kwargs[name] = value
                 elif parameter.default is inspect.Parameter.empty:
                     raise HttpError(400, "missing required parameter %r" % name)
+        if log.isEnabledFor(logging.DEBUG):
+            _log_ignored_parameters(request, func, parameters)
         return kwargs
 
     def _app_argument(self, name, request, path_args):
@@ -183,6 +185,22 @@ def _form(request):
         return request.POST
     except UnicodeDecodeError:
         raise HttpError(400, "the form body is not valid UTF-8")
+
+
+#: Query parameters the framework itself reads (access control).
+_FRAMEWORK_PARAMETERS = ("private_key", "private_token")
+
+
+def _log_ignored_parameters(request, func, parameters):
+    """Clients send parameters a route does not take (Pulsar clients: ``use_metadata`` on every
+    call of some versions, ...); they are ignored, as Pulsar ignores them, but never silently."""
+    try:
+        names = set(request.GET.keys())
+    except UnicodeDecodeError:
+        return
+    ignored = sorted(names - set(parameters) - set(_FRAMEWORK_PARAMETERS))
+    if ignored:
+        log.debug("%s %s: ignoring parameters %s", request.method, func.__name__, ", ".join(ignored))
 
 
 def _query_value(request, name):

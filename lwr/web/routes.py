@@ -7,7 +7,8 @@ import os
 import lwr
 from lwr import paths
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
-from lwr.manager_endpoint_util import full_status, submit_job
+from lwr.manager_endpoint_util import status_dict, submit_job
+from lwr.util import asbool
 from lwr.web.files import file_response, write_body_to_path
 from lwr.web.framework import HttpError, route
 
@@ -38,15 +39,31 @@ def build_job_config(job_id, job_directory, system_properties, tool_id=None, too
     config = client_job_config(job_id, job_directory, system_properties, tool_id, tool_version)
     config["path_separator"] = os.sep  # legacy name; system_properties.separator is the current one
     config["lwr_version"] = lwr.__version__
+    config["pulsar_version"] = lwr.PULSAR_VERSION
     return config
 
 
 @route("POST", "/jobs", "json")
-def setup(manager, job_id, tool_id=None, tool_version=None):
+def setup(manager, job_id, tool_id=None, tool_version=None, use_metadata=None,
+          preserve_galaxy_python_environment=None):
+    """``use_metadata`` (current clients always send true) and ``preserve_galaxy_python_environment``
+    (tools that need Galaxy's own Python) are remembered for the job script."""
     paths.check_job_id(job_id)
-    job_id = manager.setup_job(job_id, tool_id, tool_version)
-    return build_job_config(job_id, manager.job_directory(job_id), manager.system_properties(),
-                            tool_id, tool_version)
+    preserve = _boolean("preserve_galaxy_python_environment", preserve_galaxy_python_environment)
+    job_id = manager.setup_job(job_id, tool_id, tool_version,
+                               use_metadata=_boolean("use_metadata", use_metadata),
+                               preserve_galaxy_python_environment=preserve)
+    config = build_job_config(job_id, manager.job_directory(job_id), manager.system_properties(),
+                              tool_id, tool_version)
+    config["preserve_galaxy_python_environment"] = preserve
+    return config
+
+
+def _boolean(name, text):
+    try:
+        return asbool(text, False)
+    except ValueError:
+        raise HttpError(400, "parameter %r must be true or false, not %r" % (name, text))
 
 
 @route("DELETE", "/jobs/{job_id}")
@@ -57,7 +74,10 @@ def clean(manager, job_id):
 
 @route("POST", "/jobs/{job_id}/submit")
 def submit(manager, job_id, command_line, params="{}", dependencies_description="null",
-           setup_params="{}", remote_staging="[]", env="[]"):
+           setup_params="{}", remote_staging="{}", env="[]", submit_extras="{}",
+           dynamic_file_sources="null", token_endpoint=None, cvmfsexec="null"):
+    """Current clients also send ``submit_extras`` (``touch_outputs``), ``dynamic_file_sources``,
+    ``token_endpoint`` (kept, unused) and, when the destination sets it, ``cvmfsexec`` (refused)."""
     paths.check_job_id(job_id)
     setup_params = _json_param("setup_params", setup_params, {})
     if not setup_params:
@@ -70,17 +90,41 @@ def submit(manager, job_id, command_line, params="{}", dependencies_description=
         "dependencies_description": _json_param("dependencies_description", dependencies_description, None),
         "env": _json_param("env", env, []),
         "remote_staging": _json_param("remote_staging", remote_staging, {}),
+        "dynamic_file_sources": _json_param("dynamic_file_sources", dynamic_file_sources, None),
+        "token_endpoint": _token_endpoint(token_endpoint),
+        "cvmfsexec": _json_param("cvmfsexec", cvmfsexec, None),
     }
+    extras = _json_param("submit_extras", submit_extras, {})
     for name, kind in (("submit_params", dict), ("setup_params", dict), ("env", list)):
         if not isinstance(submit_config[name], kind):
             raise HttpError(400, "parameter %r must be a JSON %s" % (name, kind.__name__))
+    if not isinstance(extras, dict):
+        raise HttpError(400, "parameter 'submit_extras' must be a JSON dict")
+    for name, value in extras.items():
+        if name == "touch_outputs":
+            submit_config[name] = value
+        else:
+            log.debug("job %s: submit_extras key %r accepted and ignored", job_id, name)
     submit_job(manager, submit_config)
+
+
+def _token_endpoint(text):
+    """Galaxy sends ``{"token_endpoint": url}`` as JSON; older clients a bare URL."""
+    if text is None or text == "":
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value.get("token_endpoint") if isinstance(value, dict) else value
 
 
 @route(None, "/jobs/{job_id}/status", "json")
 def status(manager, job_id):
-    _job_directory(manager, job_id)
-    return full_status(manager, manager.get_status(job_id), job_id)
+    """An unknown job is ``lost`` (as Pulsar answers), not a 404: Galaxy then fails the job
+    instead of polling for ever."""
+    paths.check_job_id(job_id)
+    return status_dict(manager, job_id)
 
 
 @route("PUT", "/jobs/{job_id}/cancel")
@@ -140,7 +184,7 @@ def download_output(manager, environ, job_id, name, type="output"):
 
 @route("GET", "/healthz", "json")
 def healthz():
-    return {"status": "ok", "version": lwr.__version__}
+    return {"status": "ok", "version": lwr.__version__, "pulsar_version": lwr.PULSAR_VERSION}
 
 
 # -- experimental file cache (spec §8) -------------------------------------------------------------

@@ -3,6 +3,7 @@ import atexit
 import logging
 
 from lwr.core import LwrApp
+from lwr.manager_endpoint_util import SubmitRefused
 from lwr.managers.base.directory import JobExists, UnknownFileType
 from lwr.managers.stateful import JobStateConflict, UnknownJob
 from lwr.managers.util.job_script import InvalidEnvironment
@@ -27,6 +28,7 @@ EXCEPTION_STATUS = [
     (InvalidPath, 400),
     (UnknownFileType, 400),
     (InvalidEnvironment, 400),
+    (SubmitRefused, 400),
     (UnknownJob, 404),
     (JobExists, 409),
     (JobStateConflict, 409),

@@ -1,6 +1,7 @@
 """What a job stages: the job description (up) and the server's outputs listing (down)."""
 import os
 
+from lwr.lwr_client.staging.collection import OutputMatcher
 from lwr.lwr_client.util import PathHelper
 
 __all__ = ["ClientJobDescription", "ClientOutputs", "LwrOutputs", "COMMAND_VERSION_FILENAME",
@@ -41,21 +42,46 @@ class ClientJobDescription:
 
 
 class ClientOutputs:
-    """Where Galaxy wants the job's outputs (all local paths)."""
+    """Where Galaxy wants the job's outputs (all local paths).
 
-    def __init__(self, working_directory, output_files, work_dir_outputs=None, version_file=None):
+    Current Pulsar clients add ``metadata_directory`` (collect ``metadata/`` there),
+    ``job_directory``, ``dynamic_outputs`` (regexes of extra files to collect),
+    ``dynamic_file_sources`` (galaxy.json files whose named files are collected) and
+    ``dataset_collector_descriptions`` (Galaxy discovery patterns).
+    """
+
+    _OPTIONAL = ("metadata_directory", "job_directory", "dynamic_outputs", "dynamic_file_sources",
+                 "dataset_collector_descriptions")
+
+    def __init__(self, working_directory, output_files, work_dir_outputs=None, version_file=None,
+                 metadata_directory=None, job_directory=None, dynamic_outputs=None,
+                 dynamic_file_sources=None, dataset_collector_descriptions=None):
         self.working_directory = working_directory
         self.output_files = list(output_files or [])
         self.work_dir_outputs = [tuple(pair) for pair in (work_dir_outputs or [])]
         self.version_file = version_file
+        self.metadata_directory = metadata_directory
+        self.job_directory = job_directory
+        self.dynamic_outputs = list(dynamic_outputs) if dynamic_outputs else None
+        self.dynamic_file_sources = dynamic_file_sources
+        self.dataset_collector_descriptions = list(dataset_collector_descriptions or [])
+        self.matcher = OutputMatcher(self.dynamic_outputs, self.dataset_collector_descriptions)
+
+    def dynamic_match(self, name: str) -> bool:
+        """Whether an extra file the job left (``name`` relative to its directory) is wanted."""
+        return self.matcher.matches(name)
 
     def to_dict(self) -> dict:
-        return {
+        config = {
             "working_directory": self.working_directory,
             "work_dir_outputs": [list(pair) for pair in self.work_dir_outputs],
             "output_files": list(self.output_files),
             "version_file": self.version_file,
         }
+        for name in self._OPTIONAL:  # only when set: the 0.2.0 shape stays as it was
+            if getattr(self, name):
+                config[name] = getattr(self, name)
+        return config
 
     @staticmethod
     def from_dict(config_dict) -> "ClientOutputs":
@@ -64,6 +90,7 @@ class ClientOutputs:
             output_files=config_dict.get("output_files", []),
             work_dir_outputs=config_dict.get("work_dir_outputs", []),
             version_file=config_dict.get("version_file"),
+            **{name: config_dict.get(name) for name in ClientOutputs._OPTIONAL},
         )
 
     def __eq__(self, other):
@@ -73,9 +100,14 @@ class ClientOutputs:
 class LwrOutputs:
     """What the finished job left on the server (names in the server's separator)."""
 
-    def __init__(self, working_directory_contents, output_directory_contents, remote_separator=os.sep):
+    def __init__(self, working_directory_contents, output_directory_contents, remote_separator=os.sep,
+                 metadata_directory_contents=None, job_directory_contents=None,
+                 realized_dynamic_file_sources=None):
         self.working_directory_contents = list(working_directory_contents or [])
         self.output_directory_contents = list(output_directory_contents or [])
+        self.metadata_directory_contents = list(metadata_directory_contents or [])
+        self.job_directory_contents = list(job_directory_contents or [])
+        self.realized_dynamic_file_sources = list(realized_dynamic_file_sources or [])
         self.path_helper = PathHelper(remote_separator)
 
     @staticmethod
@@ -83,7 +115,10 @@ class LwrOutputs:
         system_properties = complete_response.get("system_properties") or {}
         return LwrOutputs(complete_response.get("working_directory_contents") or [],
                           complete_response.get("outputs_directory_contents") or [],
-                          system_properties.get("separator", os.sep))
+                          system_properties.get("separator", os.sep),
+                          complete_response.get("metadata_directory_contents"),
+                          complete_response.get("job_directory_contents"),
+                          complete_response.get("realized_dynamic_file_sources"))
 
     def has_output_file(self, output_file: str) -> bool:
         return os.path.basename(output_file) in self.output_directory_contents

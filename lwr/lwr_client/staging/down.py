@@ -4,21 +4,21 @@ The :class:`ResultsCollector` decides *what* comes back; an output collector
 decides *how*: :class:`ClientOutputCollector` fetches locally-staged files
 (transfer / copy), the server's collector pushes remotely-staged ones.
 """
+import fnmatch
 import logging
 import os
-import re
 
 from lwr.lwr_client import path_type
 from lwr.lwr_client.action_mapper import FileActionMapper
 from lwr.lwr_client.staging import COMMAND_VERSION_FILENAME
+from lwr.lwr_client.staging.collection import LEGACY_DYNAMIC_COLLECTION_PATTERN, dynamic_file_source_references
 
 __all__ = ["finish_job", "ResultsCollector", "ClientOutputCollector", "COPY_FROM_WORKING_DIRECTORY_PATTERN"]
 
 log = logging.getLogger(__name__)
 
-#: Working-directory files Galaxy reads after a job (metadata, primary datasets, job metrics).
-COPY_FROM_WORKING_DIRECTORY_PATTERN = re.compile(
-    r"(primary_.*|galaxy.json|metadata_.*|dataset_\d+\.dat|__instrument_.*|dataset_\d+_files.+)\Z")
+#: Working-directory files Galaxy reads after a job when the client names no patterns.
+COPY_FROM_WORKING_DIRECTORY_PATTERN = LEGACY_DYNAMIC_COLLECTION_PATTERN
 
 
 def finish_job(client, cleanup_job, job_completed_normally, client_outputs, lwr_outputs) -> list:
@@ -52,7 +52,12 @@ class ClientOutputCollector:
 
 
 class ResultsCollector:
-    """Walks the expected outputs against what the server reports; failures are collected, not raised."""
+    """Walks the expected outputs against what the server reports; failures are collected, not raised.
+
+    Besides the declared outputs it collects the extra files the client asks for (see
+    :mod:`lwr.lwr_client.staging.collection`) from the working directory, and from ``metadata/``
+    and the job directory when the client names local directories for them.
+    """
 
     def __init__(self, output_collector, action_mapper, client_outputs, lwr_outputs):
         self.output_collector = output_collector
@@ -61,22 +66,41 @@ class ResultsCollector:
         self.lwr_outputs = lwr_outputs
         self.output_files = list(client_outputs.output_files)
         self.working_directory_contents = list(lwr_outputs.working_directory_contents or [])
-        self.collected_working_directory_files = []
+        self.collected = set()  # (output type, server name) already collected
         self.exceptions = []
+        self.references = dynamic_file_source_references(lwr_outputs.realized_dynamic_file_sources)
 
     def collect(self) -> list:
         self._collect_working_directory_outputs()
         self._collect_outputs()
         self._collect_version_file()
-        self._collect_other_working_directory_files()
+        self._collect_directory_files(self.client_outputs.working_directory, self.working_directory_contents,
+                                      path_type.OUTPUT_WORKDIR)
+        self._collect_directory_files(self.client_outputs.metadata_directory,
+                                      self.lwr_outputs.metadata_directory_contents, path_type.OUTPUT_METADATA)
+        self._collect_directory_files(self.client_outputs.job_directory,
+                                      self.lwr_outputs.job_directory_contents, path_type.OUTPUT_JOBDIR)
         return self.exceptions
 
     def _collect_working_directory_outputs(self):
         working_directory = self.client_outputs.working_directory
+        helper = self.lwr_outputs.path_helper
         for source, destination in self.client_outputs.work_dir_outputs:
-            name = self.lwr_outputs.path_helper.remote_name(os.path.relpath(source, working_directory))
-            if self._attempt_collect(path_type.OUTPUT_WORKDIR, destination, name):
-                self.collected_working_directory_files.append(name)
+            name = os.path.relpath(source, working_directory).replace(os.sep, "/")
+            below = [content for content in self.working_directory_contents
+                     if content.replace(helper.separator, "/").startswith(name + "/")]
+            if below:  # a directory output: every file under it
+                for content in below:
+                    relative = content.replace(helper.separator, "/")[len(name) + 1:]
+                    self._attempt_collect(path_type.OUTPUT_WORKDIR,
+                                          os.path.join(destination, *relative.split("/")), content)
+            else:
+                remote = helper.remote_name(name)
+                if remote not in self.working_directory_contents:
+                    globbed = fnmatch.filter(self.working_directory_contents, remote)
+                    if globbed:
+                        remote = globbed[0]
+                self._attempt_collect(path_type.OUTPUT_WORKDIR, destination, remote)
             try:
                 self.output_files.remove(destination)
             except ValueError:
@@ -95,21 +119,33 @@ class ResultsCollector:
         if version_file and COMMAND_VERSION_FILENAME in self.lwr_outputs.output_directory_contents:
             self._attempt_collect(path_type.OUTPUT, version_file, COMMAND_VERSION_FILENAME)
 
-    def _collect_other_working_directory_files(self):
-        working_directory = self.client_outputs.working_directory
-        for name in self.working_directory_contents:
-            if name in self.collected_working_directory_files:
+    def _collect_directory_files(self, directory, contents, output_type):
+        """Extra files wanted by pattern, or named by the job's galaxy.json, into ``directory``."""
+        if not directory:
+            return
+        helper = self.lwr_outputs.path_helper
+        for name in contents:
+            if (output_type, name) in self.collected or not self._wanted(name.replace(helper.separator, "/")):
                 continue
-            if COPY_FROM_WORKING_DIRECTORY_PATTERN.match(name):
-                local_path = os.path.join(working_directory, self.lwr_outputs.path_helper.local_name(name))
-                if self._attempt_collect(path_type.OUTPUT_WORKDIR, local_path, name):
-                    self.collected_working_directory_files.append(name)
+            self._attempt_collect(output_type, os.path.join(directory, helper.local_name(name)), name)
+
+    def _wanted(self, name) -> bool:
+        return (self.client_outputs.dynamic_match(name) or name in self.references["filename"]
+                or any(name.startswith(prefix) for prefix in self.references["extra_files"]))
 
     def _attempt_collect(self, output_type, path, name=None) -> bool:
         try:
             action = self.action_mapper.action(path, output_type)
-            return bool(self.output_collector.collect_output(self, output_type, action, name))
+            collected = bool(self.output_collector.collect_output(self, output_type, action, name))
         except Exception as exc:
+            if output_type == path_type.OUTPUT_WORKDIR and isinstance(exc, FileNotFoundError):
+                # A from_work_dir file the tool did not write: Galaxy shows an empty dataset.
+                log.warning("collecting %s %s: %s", output_type, path, exc)
+                return False
             log.warning("collecting %s %s failed: %s", output_type, path, exc)
             self.exceptions.append(exc)
             return False
+        if collected and name is not None:
+            self.collected.add((output_type, name))
+        return collected
+

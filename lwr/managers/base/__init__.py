@@ -1,11 +1,12 @@
 """What every job manager shares: job directories, ids, authorization, the job script (spec §3.2)."""
 import logging
 import os
+import shlex
 import uuid
 
 from lwr.managers import status
 from lwr.managers.base import reaper
-from lwr.managers.base.directory import JobDirectory
+from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT, TOOL_STDERR, TOOL_STDOUT, JobDirectory
 from lwr.managers.util.job_script import job_script
 from lwr.util import asbool
 
@@ -15,6 +16,10 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_RETURN_CODE = "__unknown__"
 JOB_SCRIPT_NAME = "command.sh"
+#: Streams in status responses keep at most this many bytes (head and tail), as Pulsar's do.
+MAXIMUM_STREAM_SIZE = 64 * 1024
+#: Job metadata written at setup: ``{"use_metadata": bool, "preserve_galaxy_python_environment": bool}``.
+SETUP_OPTIONS = "setup_options"
 
 
 class ManagerError(Exception):
@@ -39,6 +44,8 @@ class BaseManager:
         self.debug = asbool(kwds.get("debug"), False)
         self.assign_ids = kwds.get("assign_ids") or "galaxy"
         self.galaxy_home = kwds.get("galaxy_home") or os.environ.get("GALAXY_HOME")
+        self.galaxy_virtual_env = kwds.get("galaxy_virtual_env") or os.environ.get("GALAXY_VIRTUAL_ENV")
+        self.tmp_dir = kwds.get("tmp_dir")
         self.galaxy_options = {k: kwds[k] for k in ("galaxy_config_file", "galaxy_dataset_files_path",
                                                     "galaxy_datatypes_config_file") if kwds.get(k)}
         # ini keys are read case-preserving so env_NAME keeps NAME's case.
@@ -54,7 +61,11 @@ class BaseManager:
             return uuid.uuid4().hex
         return str(input_job_id)
 
-    def setup_job(self, input_job_id, tool_id, tool_version) -> str:
+    def setup_job(self, input_job_id, tool_id, tool_version, use_metadata=False,
+                  preserve_galaxy_python_environment=False) -> str:
+        """Create the job directory.  ``use_metadata`` (sent by every current Pulsar client)
+        marks a job whose client collects ``metadata/``: job metrics are written there;
+        ``preserve_galaxy_python_environment`` puts Galaxy's library on the tool's PYTHONPATH."""
         job_id = self._get_job_id(input_job_id)
         job_directory = self.job_directory(job_id)
         job_directory.setup()
@@ -62,6 +73,9 @@ class BaseManager:
             self.authorizer.get_authorization(tool_id).authorize_setup()
             job_directory.store_metadata("tool_id", tool_id or "")
             job_directory.store_metadata("tool_version", tool_version or "")
+            job_directory.store_metadata(SETUP_OPTIONS, {
+                "use_metadata": bool(use_metadata),
+                "preserve_galaxy_python_environment": bool(preserve_galaxy_python_environment)})
         except BaseException:
             # Refused, or the disk filled up: leave no half-made job behind (it would read
             # "preprocessing" forever); the client gets the error and the id stays free.
@@ -80,6 +94,8 @@ class BaseManager:
         properties = {"separator": os.sep}
         if self.galaxy_home:
             properties["galaxy_home"] = self.galaxy_home
+        if self.galaxy_virtual_env:
+            properties["galaxy_virtual_env"] = self.galaxy_virtual_env
         properties.update(self.galaxy_options)
         return properties
 
@@ -91,11 +107,34 @@ class BaseManager:
         except ValueError:
             return UNKNOWN_RETURN_CODE
 
+    # The status rule (docs/galaxy.rst, "Streams"): ``stdout``/``stderr`` are the tool's streams
+    # when the command wrote metadata/tool_stdout or metadata/tool_stderr (Galaxy's command line
+    # does, for current Pulsar clients); otherwise (0.2.0-era clients, whose command writes
+    # neither) they are the job script's own streams, as LWR 0.2.0 reported them.
     def stdout_contents(self, job_id: str) -> str:
-        return self.job_directory(job_id).read_text("stdout")
+        return self._status_stream(job_id, 0)
 
     def stderr_contents(self, job_id: str) -> str:
-        return self.job_directory(job_id).read_text("stderr")
+        return self._status_stream(job_id, 1)
+
+    def job_stdout_contents(self, job_id: str) -> str:
+        return self._job_stream(job_id, JOB_STDOUT, "stdout")
+
+    def job_stderr_contents(self, job_id: str) -> str:
+        return self._job_stream(job_id, JOB_STDERR, "stderr")
+
+    def _status_stream(self, job_id, index):
+        job_directory = self.job_directory(job_id)
+        tool_streams = [_first_stream(job_directory, (TOOL_STDOUT, "tool_stdout")),
+                        _first_stream(job_directory, (TOOL_STDERR, "tool_stderr"))]
+        if tool_streams != [None, None]:
+            return tool_streams[index] or ""
+        return (self.job_stdout_contents, self.job_stderr_contents)[index](job_id)
+
+    def _job_stream(self, job_id, name, legacy_name):
+        # legacy_name: where LWR wrote the job's streams before it followed current Pulsar
+        # (jobs still running across the upgrade).
+        return _first_stream(self.job_directory(job_id), (name, legacy_name)) or ""
 
     # -- launching ----------------------------------------------------------------------------
     def _check_execution(self, job_directory: JobDirectory, command_line: str) -> None:
@@ -103,9 +142,10 @@ class BaseManager:
         tool_id = job_directory.load_metadata("tool_id", "")
         authorization = self.authorizer.get_authorization(tool_id)
         tool_dir = job_directory.tool_files_directory()
-        for name in sorted(os.listdir(tool_dir)) if os.path.isdir(tool_dir) else []:
+        # Tool files may be nested (tools with required_files send e.g. subdir/helper.R).
+        for name in job_directory.tool_files_contents():
             with open(os.path.join(tool_dir, name), "rb") as handle:
-                authorization.authorize_tool_file(name, handle.read())
+                authorization.authorize_tool_file(name.replace(os.sep, "/"), handle.read())
         config_dir = job_directory.configs_directory()
         for name in sorted(os.listdir(config_dir)) if os.path.isdir(config_dir) else []:
             authorization.authorize_config_file(job_directory, name, os.path.join(config_dir, name))
@@ -122,15 +162,29 @@ class BaseManager:
             return os.path.join(self.galaxy_home, "lib")
         return None
 
+    def _tmp_directory_statement(self, job_directory) -> str:
+        """Shell text naming the job's tmp directory: option ``tmp_dir`` unset or true ->
+        ``<jobdir>/tmp``; false -> none; any other text is used as it is (e.g. ``$(mktemp -d)``)."""
+        try:
+            wanted = asbool(self.tmp_dir or "true")
+        except ValueError:
+            return str(self.tmp_dir)
+        return shlex.quote(os.path.join(job_directory.path, "tmp")) if wanted else '""'
+
     def _write_job_script(self, job_id: str, command_line: str, dependencies_description=None,
                           env=(), headers: str = "") -> str:
         """Authorize, expand dependencies, write ``command.sh`` (mode 0700) and return its path."""
         job_directory = self.job_directory(job_id)
         self._check_execution(job_directory, command_line)
         command = self._expand_command_line(command_line, dependencies_description)
+        options = job_directory.load_metadata(SETUP_OPTIONS) or {}
         pre, post = ("", "")
         if self.job_metrics is not None:
-            pre, post = self.job_metrics.commands(job_directory.working_directory())
+            # Current Galaxy reads job metrics from its metadata directory, 0.2.0-era clients
+            # from the working directory.
+            metrics_directory = (job_directory.metadata_directory() if options.get("use_metadata")
+                                 else job_directory.working_directory())
+            pre, post = self.job_metrics.commands(metrics_directory)
         script = job_script(
             working_directory=job_directory.working_directory(),
             command=command,
@@ -139,6 +193,11 @@ class BaseManager:
             headers=headers,
             env=list(env or []) + self.env_vars,
             galaxy_lib=self._galaxy_lib(),
+            galaxy_virtual_env=self.galaxy_virtual_env,
+            preserve_python_environment=bool(options.get("preserve_galaxy_python_environment")),
+            metadata_directory=job_directory.metadata_directory(),
+            home_directory=job_directory.home_directory(),
+            tmp_directory_statement=self._tmp_directory_statement(job_directory),
             instrument_pre_commands=pre,
             instrument_post_commands=post,
         )
@@ -171,6 +230,14 @@ class BaseManager:
     def failure_reason(self, job_id: str):
         """Why a job ended ``failed`` (external managers report walltime / memory kills)."""
         return None
+
+
+def _first_stream(job_directory, names):
+    for name in names:
+        text = job_directory.read_stream(name, MAXIMUM_STREAM_SIZE)
+        if text is not None:
+            return text
+    return None
 
 
 _ = status  # re-exported for subclasses' convenience

@@ -10,7 +10,8 @@ from lwr.lwr_client.job_directory import NESTED_TYPES as _CLIENT_NESTED_TYPES
 from lwr.lwr_client.job_directory import TYPE_DIRECTORIES
 from lwr.util import atomic_write_json, read_json
 
-__all__ = ["JobDirectory", "JobExists", "UnknownFileType", "TYPE_DIRECTORIES", "NESTED_TYPES"]
+__all__ = ["JobDirectory", "JobExists", "UnknownFileType", "TYPE_DIRECTORIES", "NESTED_TYPES", "JOB_STDOUT",
+           "JOB_STDERR", "TOOL_STDOUT", "TOOL_STDERR"]
 
 # The layout is shared with the client, which computes it for jobs_directory setups.
 NESTED_TYPES = set(_CLIENT_NESTED_TYPES)
@@ -22,8 +23,18 @@ RESERVED_NAMES = {
     "tool_id", "tool_version", "command.sh", "stdout", "stderr", "return_code", "submitted", "pid",
     "cancelled", "command_line", "external_id", "staging_config", "preprocessed", "running",
     "final_status", "postprocessed", "launch_config", "job_started", "failure_reason", "launching", "process_start",
-    "jt.json", "job.condor.submit", "job_condor.log",
+    "jt.json", "job.condor.submit", "job_condor.log", "setup_options", "home", "tmp",
 }
+
+#: The job script's own streams (every manager writes them here) and the tool's streams
+#: (written by the command Galaxy builds; relative to the job directory).
+JOB_STDOUT = os.path.join("metadata", "job_stdout")
+JOB_STDERR = os.path.join("metadata", "job_stderr")
+TOOL_STDOUT = os.path.join("metadata", "tool_stdout")
+TOOL_STDERR = os.path.join("metadata", "tool_stderr")
+
+
+_SHRINK_JOIN = b"\n..\n"
 
 
 class JobExists(Exception):
@@ -99,6 +110,14 @@ class JobDirectory:
     def metadata_directory(self) -> str:
         return self.sub_directory("metadata")
 
+    def home_directory(self) -> str:
+        """``$HOME`` of Galaxy tools (``_GALAXY_JOB_HOME_DIR``), made by the job script."""
+        return self.sub_directory("home")
+
+    def job_file(self, name: str) -> str:
+        """A file LWR itself keeps in the job directory (not a client-supplied name)."""
+        return os.path.join(self.path, name)
+
     # -- client file names --------------------------------------------------------------------
     def calculate_path(self, name: str, input_type: str, create_parents: bool = True) -> str:
         """Where a file named ``name`` of ``input_type`` lives; refuses any name leaving the job."""
@@ -158,6 +177,25 @@ class JobDirectory:
         except FileNotFoundError:
             return default
 
+    def read_stream(self, name: str, limit: int, default=None):
+        """A job stream (``name`` relative to the job directory) decoded leniently, at most
+        ``limit`` bytes of it: a longer file keeps its head and tail joined by ``\n..\n``.
+        ``default`` when the file does not exist."""
+        try:
+            handle = open(self._metadata_path(name), "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            return default
+        with handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= limit:
+                data = handle.read(limit)
+            else:
+                tail_size = (limit - len(_SHRINK_JOIN)) // 2
+                head = handle.read(limit - len(_SHRINK_JOIN) - tail_size)
+                handle.seek(size - tail_size)
+                data = head + _SHRINK_JOIN + handle.read(tail_size)
+        return data.decode("utf-8", errors="replace")
+
     # -- listings -----------------------------------------------------------------------------
     def working_directory_contents(self):
         return _directory_files(self.working_directory())
@@ -167,6 +205,16 @@ class JobDirectory:
 
     def metadata_directory_contents(self):
         return _directory_files(self.metadata_directory())
+
+    def tool_files_contents(self):
+        return _directory_files(self.tool_files_directory())
+
+    def job_directory_contents(self):
+        """Names at the top of the job directory (files and directories, not recursive)."""
+        try:
+            return sorted(name for name in os.listdir(self.path) if not name.startswith("."))
+        except FileNotFoundError:
+            return []
 
     def lock(self, name: str = ".state"):
         if self._lock_manager is None:

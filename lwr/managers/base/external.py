@@ -20,6 +20,7 @@ from typing import Dict, Optional, Tuple
 
 from lwr.managers import status
 from lwr.managers.base import BaseManager, ManagerError
+from lwr.managers.base.directory import JOB_STDERR
 from lwr.managers.util.cli.job import JobStatus, SchedulerCommandError, UNKNOWN
 from lwr.managers.util.limits import explain_failure
 
@@ -197,7 +198,7 @@ class ExternalBaseManager(BaseManager):
     def _fail(self, job_id: str, reason: str) -> str:
         job_directory = self.job_directory(job_id)
         if not job_directory.has_metadata("failure_reason"):
-            reason = explain_failure(reason, self.job_file(job_id, "stderr"))
+            reason = explain_failure(reason, self.job_file(job_id, JOB_STDERR))
             job_directory.store_metadata("failure_reason", reason)
         return self._ended(job_id, status.FAILED)
 

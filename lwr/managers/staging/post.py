@@ -4,7 +4,13 @@ import logging
 import os
 import threading
 
-__all__ = ["postprocess", "needs_postprocess", "PUSHED_OUTPUTS"]
+from lwr.paths import InvalidPath
+
+__all__ = ["postprocess", "needs_postprocess", "realized_dynamic_file_sources", "PUSHED_OUTPUTS"]
+
+#: A dynamic file source (galaxy.json) larger than this is not sent in the status: clients then
+#: collect what its patterns match, not the files it names.
+MAXIMUM_DYNAMIC_FILE_SOURCE_SIZE = 8 * 1024 * 1024
 
 #: Job metadata: the destinations already pushed, so stage-out resumed after a restart sends
 #: each file once (Galaxy's job files API appends to an existing tool_stdout / tool_stderr;
@@ -32,10 +38,37 @@ def postprocess(job_directory, staging_config) -> list:
     action_mapper = FileActionMapper(config=staging_config["action_mapper"])
     client_outputs = ClientOutputs.from_dict(staging_config.get("client_outputs") or {})
     lwr_outputs = LwrOutputs(job_directory.working_directory_contents(),
-                             job_directory.outputs_directory_contents(), os.sep)
+                             job_directory.outputs_directory_contents(), os.sep,
+                             metadata_directory_contents=job_directory.metadata_directory_contents(),
+                             job_directory_contents=job_directory.job_directory_contents(),
+                             realized_dynamic_file_sources=realized_dynamic_file_sources(job_directory))
     collector = _ServerOutputCollector(job_directory)
     results = ResultsCollector(collector, action_mapper, client_outputs, lwr_outputs)
     return list(results.collect() or [])
+
+
+def realized_dynamic_file_sources(job_directory) -> list:
+    """Each ``dynamic_file_sources`` entry of the submit whose file the job wrote in ``working/``,
+    with its text as ``contents`` (clients collect the files a galaxy.json names)."""
+    launch_config = job_directory.load_metadata("launch_config") or {}
+    realized = []
+    for source in launch_config.get("dynamic_file_sources") or []:
+        try:
+            path = job_directory.calculate_path(source["path"], "output_workdir", create_parents=False)
+        except (InvalidPath, KeyError, TypeError, ValueError) as exc:
+            log.warning("job %s: dynamic file source %r ignored: %s", job_directory.job_id, source, exc)
+            continue
+        try:
+            if os.path.getsize(path) > MAXIMUM_DYNAMIC_FILE_SOURCE_SIZE:
+                log.warning("job %s: %s is larger than %d bytes and is not sent to the client",
+                            job_directory.job_id, source["path"], MAXIMUM_DYNAMIC_FILE_SOURCE_SIZE)
+                continue
+        except OSError:
+            continue  # the job did not write it
+        text = job_directory.read_stream(path, MAXIMUM_DYNAMIC_FILE_SOURCE_SIZE)
+        if text is not None:
+            realized.append(dict(source, contents=text))
+    return realized
 
 
 class _ServerOutputCollector:

@@ -40,7 +40,8 @@ class ProcessOps:
 
     def spawn(self, script_path: str, cwd: str, stdout_path: str, stderr_path: str) -> ProcessHandle:
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-            popen = subprocess.Popen(["/bin/sh", script_path], cwd=cwd, stdout=out, stderr=err,
+            # Run through its #! line (the job script needs bash, as Pulsar's does).
+            popen = subprocess.Popen([script_path], cwd=cwd, stdout=out, stderr=err,
                                      stdin=subprocess.DEVNULL, close_fds=True, start_new_session=True)
         try:
             create_time = psutil.Process(popen.pid).create_time()
