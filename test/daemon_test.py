@@ -170,7 +170,7 @@ def test_lwr_submit_runs_one_job_from_base64_without_a_broker(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "job 6001: complete" in result.stdout
-    assert (tmp_path / "staging" / "6001" / "stdout").read_text() == "submitted\n"
+    assert (tmp_path / "staging" / "6001" / "metadata" / "job_stdout").read_text() == "submitted\n"
 
 
 def test_lwr_submit_rejects_a_bad_description(tmp_path):
