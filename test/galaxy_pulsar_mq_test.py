@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.galaxy, pytest.mark.amqp, pytest.mark.slow]
 
 TEXT = "first line\nsecond line ünïcode\n\tthird line with tab\n"
 #: Tool id -> runner; one Galaxy can route a tool to one environment only.
-TOOLS = {"lwr_reverse": "pulsar_mq", "lwr_configfile": "pulsar_mq",
+TOOLS = {"lwr_reverse": "pulsar_mq", "lwr_fail": "pulsar_mq", "lwr_configfile": "pulsar_mq",
          "lwr_sleep": "pulsar_mq", "lwr_reverse_rewrite_parameters": "pulsar_mq_ack"}
 
 
@@ -120,6 +120,16 @@ def test_transform_tool_returns_exact_output_through_the_files_api(stack, histor
         assert os.listdir(ack_answers), "Galaxy's setup asked for an acknowledgement; the LWR recorded none"
         outbox = os.path.join(daemon.persistence_directory, "%s-status-outbox" % daemon.manager_name)
         _wait(lambda: not os.listdir(outbox), 30, "Galaxy to acknowledge every status update (%s)" % log[-3000:])
+
+
+def test_failing_tool_errors_with_its_stderr_shown(stack, history):
+    galaxy, daemons, api = stack
+    offset = galaxy.log_offset()
+    run = api.run_tool(history, "lwr_fail")
+    job = api.wait_for_job(run["job"], timeout=180)
+    assert job["state"] == "error", (job, _details(galaxy, offset, daemons["pulsar_mq"]))
+    assert "lwr-fail-tool: something went wrong" in (job.get("tool_stderr") or ""), job
+    assert job.get("exit_code") == 1, job
 
 
 def test_config_file_extra_files_and_several_inputs(stack, history):
