@@ -13,10 +13,14 @@ import string
 import time
 import uuid
 
+from urllib.parse import quote
+
 import kombu
 import pytest
 
 from lwr.lwr_client.amqp_exchange import LwrExchange, PublishFailed, queue_name
+from lwr.lwr_client.staging.collection import DEFAULT_DYNAMIC_COLLECTION_PATTERN
+from test.support.files_server import FilesServer
 from test.amqp_harness_test import (
     BROKER_URL,
     DaemonProcess,
@@ -229,6 +233,58 @@ def test_server_acknowledgements_republish_until_answered(served):
     wire.get_all("status_update")
     time.sleep(2.5)
     assert wire.get_all("status_update") == []
+
+
+#: A tool's discover_datasets pattern as Galaxy 26 sends it (FilePatternDatasetCollectionDescription.to_dict()).
+SPLIT_COLLECTOR = {"discover_via": "pattern", "pattern": r"(?P<designation>.+)\.txt", "directory": "split",
+                   "format": "txt", "visible": False, "assign_primary_output": False, "recurse": False,
+                   "match_relative_path": False, "sort_key": "filename", "sort_comp": "lexical", "sort_reverse": False}
+#: What the job does in working/: an output, its stdout in metadata/, a collector match, a galaxy.json reference.
+GALAXY_SHAPED_COMMAND = ("cat {jobdir}/inputs/dataset_10.dat > {jobdir}/outputs/dataset_11.dat; "
+                         "echo tool says hi > ../metadata/tool_stdout; mkdir -p split; echo c1 > split/c1.txt; "
+                         "echo skipped > ignored.txt; echo named > named.txt; "
+                         "echo '{{\"o\": {{\"filename\": \"named.txt\"}}}}' > galaxy.json")
+
+
+def _remote_staging(files_url, galaxy_input, galaxy_output, working, metadata, sources):
+    """``remote_staging`` as Galaxy's PulsarMQJobRunner builds it for remote_transfer."""
+    input_url = "%s&path=%s&file_type=input" % (files_url, quote(galaxy_input))
+    return {
+        "setup": [{"name": "dataset_10.dat", "type": "input",
+                   "action": {"action_type": "remote_transfer", "path": galaxy_input,
+                              "source": {"path": galaxy_input}, "url": input_url}}],
+        "action_mapper": {"default_action": "remote_transfer", "files_endpoint": files_url, "paths": []},
+        "client_outputs": {"working_directory": str(working), "metadata_directory": str(metadata),
+                           "job_directory": None, "work_dir_outputs": [], "output_files": [galaxy_output],
+                           "version_file": None, "dynamic_outputs": DEFAULT_DYNAMIC_COLLECTION_PATTERN,
+                           "dynamic_file_sources": sources, "dataset_collector_descriptions": [SPLIT_COLLECTOR]},
+        "ssh_key": None}
+
+
+def test_galaxy_shaped_job_stages_through_the_files_api_and_returns_what_galaxy_asks_for(served, tmp_path):
+    """Inputs fetched, then outputs, metadata/ files, galaxy.json references and collector matches pushed."""
+    daemon, wire = served()
+    galaxy = tmp_path / "galaxy"
+    files_dir, working, metadata = galaxy / "files", galaxy / "job" / "working", galaxy / "job" / "metadata"
+    for directory in (files_dir, working, metadata):
+        directory.mkdir(parents=True)
+    (files_dir / "dataset_10.dat").write_bytes(b"input bytes \x00\xff\n")
+    galaxy_input, galaxy_output = str(files_dir / "dataset_10.dat"), str(files_dir / "dataset_11.dat")
+    sources = [{"path": "galaxy.json", "type": "galaxy"}]
+    with FilesServer(str(galaxy)) as files:
+        command = GALAXY_SHAPED_COMMAND.format(jobdir=os.path.join(daemon.staging_directory, "7501"))
+        staging = _remote_staging(files.url, galaxy_input, galaxy_output, working, metadata, sources)
+        wire.publish("setup", _setup_body("7501", command, remote_staging=staging, dynamic_file_sources=sources))
+        seen = wire.collect("status_update", [], lambda b: {"complete", "failed"} & set(_statuses(b, "7501")), 60,
+                            "job 7501 to finish")
+        final = [b for b in seen if b["status"] in ("complete", "failed")][0]
+        assert final["status"] == "complete", (final, daemon.log()[-4000:])
+        posted = {r["query"]["path"][0] for r in files.requests if r["method"] == "POST"}
+    assert (files_dir / "dataset_11.dat").read_bytes() == b"input bytes \x00\xff\n"
+    assert (metadata / "tool_stdout").read_text() == "tool says hi\n"
+    assert (working / "named.txt").read_text() == "named\n" and (working / "split" / "c1.txt").read_text() == "c1\n"
+    assert {str(working / "galaxy.json"), str(working / "named.txt"), str(working / "split" / "c1.txt")} <= posted
+    assert str(working / "ignored.txt") not in posted
 
 
 def test_an_unroutable_message_is_a_publish_failure_not_silently_dropped():
