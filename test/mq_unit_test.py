@@ -320,3 +320,25 @@ def test_galaxy_typed_options_and_kombu_retry_publish_on_memory():
 def test_a_bad_message_queue_option_stops_the_app_naming_it(tmp_path, conf, option):
     with pytest.raises(ValueError, match=option):
         _app(tmp_path, message_queue_url="memory://%s" % uuid.uuid4().hex, **conf)
+
+
+def test_this_client_answers_the_servers_acknowledgement_requests(tmp_path):
+    from test.amqp_harness_test import RecordingClientManager  # counts what de-duplication drops
+
+    url = "memory://%s" % uuid.uuid4().hex
+    assert build_client_manager(url=url, amqp_exchange="pulsar").exchange.queue_name("setup") == "pulsar__setup"
+    client_manager = RecordingClientManager(url, amqp_exchange="pulsar")
+    app = _app(tmp_path, message_queue_url=url, amqp_exchange="pulsar", amqp_acknowledge="true",
+               amqp_ack_republish_time="0.5")
+    try:
+        client = client_manager.get_client({"jobs_directory": str(tmp_path / "staging")}, "21")
+        client.launch("echo acknowledged", job_config={})
+        _wait(lambda: client_manager.terminal("21"))
+        assert client.full_status()["acknowledge_queue"] == "status_update_ack"
+        outbox = app.message_queue_binding.bindings[0].outbox
+        _wait(lambda: len(outbox) == 0)  # every status answered, so none is published again
+        time.sleep(1.0)
+        assert [b["status"] for b in client_manager.raw_terminal("21")] == ["complete"]
+    finally:
+        app.shutdown()
+        client_manager.shutdown()
