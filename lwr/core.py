@@ -38,8 +38,9 @@ class LwrApp:
             from lwr.messaging import bind_app
             try:
                 self.message_queue_binding = bind_app(self, conf["message_queue_url"], conf)
-            except Exception:
-                self.shutdown()  # a refused option: stop the managers' threads before reporting it
+            except Exception:  # a refused option: stop the managers' threads before reporting it
+                for manager in self.managers.values():
+                    manager.shutdown()
                 raise
 
     @staticmethod
