@@ -71,7 +71,7 @@ def build_managers(app, conf):
     defaults = {"debug": conf.get("debug", "false")}
     if conf.get("assign_ids"):
         defaults["assign_ids"] = conf["assign_ids"]
-    for key in ("galaxy_home", "galaxy_config_file", "galaxy_dataset_files_path",
+    for key in ("galaxy_home", "galaxy_virtual_env", "galaxy_config_file", "galaxy_dataset_files_path",
                 "galaxy_datatypes_config_file"):
         if conf.get(key):
             defaults[key] = conf[key]

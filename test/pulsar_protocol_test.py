@@ -189,3 +189,34 @@ def test_status_of_a_cleaned_job_is_lost(server):
     assert settled_listing(server.staging_directory) == []
     status = pulsar_json(server, "GET", "jobs/gone/status")
     assert status["status"] == "lost" and status["complete"] == "true" and status["returncode"] is None
+
+
+@pytest.mark.parametrize("setup_params, on_path", [
+    ({}, True),  # an LWR 0.2.0-era client: Galaxy's lib on every job's PYTHONPATH, as 0.2.0 did
+    ({"use_metadata": "true"}, False),  # a current client that did not ask for it
+    ({"use_metadata": "true", "preserve_galaxy_python_environment": "True"}, True),
+])
+def test_galaxy_lib_on_the_tool_pythonpath(lwr_server_factory, tmp_path, setup_params, on_path):
+    galaxy_home = tmp_path / "galaxy"
+    (galaxy_home / "lib").mkdir(parents=True)
+    server = lwr_server_factory(app_conf={"private_key": TOKEN, "galaxy_home": str(galaxy_home)})
+    config = pulsar_json(server, "POST", "jobs", dict({"job_id": "lib1"}, **setup_params))
+    assert config["system_properties"]["galaxy_home"] == str(galaxy_home)
+    assert pulsar_request(server, "POST", "jobs/lib1/submit", {"command_line": 'echo "$PYTHONPATH"'}) == (200, b"OK")
+    stdout = wait_done(server, "lib1")["stdout"]
+    assert (str(galaxy_home / "lib") in stdout) is on_path, stdout
+
+
+@pytest.mark.parametrize("params, status", [
+    ({"tool_id": "not_in_the_toolbox"}, 403),  # tool authorization refuses the setup
+    ({"tool_id": "tool1", "use_metadata": "perhaps"}, 400),
+    ({"tool_id": "tool1", "preserve_galaxy_python_environment": "2"}, 400),
+])
+def test_a_setup_the_server_refuses_leaves_nothing(lwr_server_factory, params, status):
+    toolbox = os.path.join(os.path.dirname(__file__), "fixtures", "toolbox", "toolbox.xml")
+    server = lwr_server_factory(app_conf={"private_key": TOKEN, "tool_config_files": toolbox})
+    code, body = pulsar_request(server, "POST", "jobs", dict({"job_id": "refused"}, **params))
+    assert code == status, body
+    assert json.loads(body)["error"]
+    assert settled_listing(server.staging_directory) == []
+    assert pulsar_json(server, "GET", "jobs/refused/status")["status"] == "lost"

@@ -108,8 +108,6 @@ def test_missing_parameter_is_400_naming_it(lwr_server, method, path, params):
 
 
 @pytest.mark.parametrize("method,path,params", [
-    ("PUT", "jobs/ghost/cancel", {}),
-    ("DELETE", "jobs/ghost", {}),
     ("POST", "jobs/ghost/submit", {"command_line": "true"}),
     ("POST", "jobs/ghost/files", {"name": "x", "type": "input"}),
     ("GET", "jobs/ghost/files/path", {"name": "x", "type": "input"}),
@@ -119,6 +117,14 @@ def test_unknown_job_is_404_and_creates_nothing(lwr_server, method, path, params
     code, body = lwr_server.request(method, path, params, data=b"x" if method == "POST" else None)
     assert code == 404, body
     assert "unknown job" in json.loads(body)["error"]
+    assert not os.path.exists(os.path.join(lwr_server.staging_directory, "ghost"))
+
+
+@pytest.mark.parametrize("method, path", [("PUT", "jobs/ghost/cancel"), ("DELETE", "jobs/ghost"),
+                                          ("PUT", "managers/_default_/jobs/ghost/cancel")])
+def test_cancel_and_clean_of_unknown_job_are_ok_and_create_nothing(lwr_server, method, path):
+    """As Pulsar answers: Galaxy's Pulsar runners cancel a failed job after cleaning it."""
+    assert lwr_server.request(method, path) == (200, b"OK")
     assert not os.path.exists(os.path.join(lwr_server.staging_directory, "ghost"))
 
 

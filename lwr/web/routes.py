@@ -34,6 +34,14 @@ def _job_directory(manager, job_id):
     return job_directory
 
 
+def _known_job(manager, job_id) -> bool:
+    paths.check_job_id(job_id)
+    if manager.job_directory(job_id).exists():
+        return True
+    log.info("job %s: not known here (never set up, or cleaned); nothing to do", job_id)
+    return False
+
+
 def build_job_config(job_id, job_directory, system_properties, tool_id=None, tool_version=None):
     """The setup response: where each kind of file goes on this server (same shape as a local setup)."""
     config = client_job_config(job_id, job_directory, system_properties, tool_id, tool_version)
@@ -68,8 +76,9 @@ def _boolean(name, text):
 
 @route("DELETE", "/jobs/{job_id}")
 def clean(manager, job_id):
-    _job_directory(manager, job_id)
-    manager.clean(job_id)
+    """Cleaning a job LWR does not have is done already (Pulsar answers OK too)."""
+    if _known_job(manager, job_id):
+        manager.clean(job_id)
 
 
 @route("POST", "/jobs/{job_id}/submit")
@@ -129,8 +138,10 @@ def status(manager, job_id):
 
 @route("PUT", "/jobs/{job_id}/cancel")
 def cancel(manager, job_id):
-    _job_directory(manager, job_id)
-    manager.kill(job_id)
+    """Nothing to cancel for a job LWR does not have: OK, as Pulsar answers.  Galaxy's Pulsar
+    runners cancel a failed job after it was cleaned, and treat an error there as fatal."""
+    if _known_job(manager, job_id):
+        manager.kill(job_id)
 
 
 @route("POST", "/jobs/{job_id}/files", "json")

@@ -162,6 +162,14 @@ class BaseManager:
             return os.path.join(self.galaxy_home, "lib")
         return None
 
+    @staticmethod
+    def _preserve_galaxy_environment(setup_options) -> bool:
+        """Galaxy's lib on the tool's PYTHONPATH: when a current client asks for it; always for
+        0.2.0-era clients (no ``use_metadata`` at setup), whose LWR put it there for every job."""
+        if setup_options.get("use_metadata"):
+            return bool(setup_options.get("preserve_galaxy_python_environment"))
+        return True
+
     def _tmp_directory_statement(self, job_directory) -> str:
         """Shell text naming the job's tmp directory: option ``tmp_dir`` unset or true ->
         ``<jobdir>/tmp``; false -> none; any other text is used as it is (e.g. ``$(mktemp -d)``)."""
@@ -194,7 +202,7 @@ class BaseManager:
             env=list(env or []) + self.env_vars,
             galaxy_lib=self._galaxy_lib(),
             galaxy_virtual_env=self.galaxy_virtual_env,
-            preserve_python_environment=bool(options.get("preserve_galaxy_python_environment")),
+            preserve_python_environment=self._preserve_galaxy_environment(options),
             metadata_directory=job_directory.metadata_directory(),
             home_directory=job_directory.home_directory(),
             tmp_directory_statement=self._tmp_directory_statement(job_directory),
