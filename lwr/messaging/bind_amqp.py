@@ -59,11 +59,9 @@ class ManagerBinding:
     first one gets the statuses of jobs that did not arrive over a queue.
     """
 
-    def __init__(self, manager, exchanges, persistence_directory: str, consume: bool = True,
+    def __init__(self, manager, exchanges: dict, persistence_directory: str, consume: bool = True,
                  publish: bool = True, reconnect_max: Optional[float] = None, acknowledge: bool = False,
                  republish_time: float = DEFAULT_REPUBLISH_TIME):
-        if not isinstance(exchanges, dict):  # a single LwrExchange (tests, older callers)
-            exchanges = {exchanges.exchange_name: exchanges}
         self.manager = manager
         self.exchanges = dict(exchanges)
         self.primary = next(iter(self.exchanges))
