@@ -220,3 +220,18 @@ def test_a_setup_the_server_refuses_leaves_nothing(lwr_server_factory, params, s
     assert json.loads(body)["error"]
     assert settled_listing(server.staging_directory) == []
     assert pulsar_json(server, "GET", "jobs/refused/status")["status"] == "lost"
+
+
+@pytest.mark.parametrize("setup_params, listing", [
+    ({}, "working_directory_contents"),  # where LWR 0.2.0 wrote them, for 2014-era clients
+    ({"use_metadata": "true"}, "metadata_directory_contents"),  # where current Galaxy reads them
+])
+def test_job_metrics_files_go_where_the_client_reads_them(lwr_server_factory, tmp_path, setup_params, listing):
+    metrics = tmp_path / "job_metrics_conf.xml"
+    metrics.write_text("<job_metrics><core/></job_metrics>\n")
+    server = lwr_server_factory(app_conf={"private_key": TOKEN, "job_metrics_config_file": str(metrics)})
+    pulsar_json(server, "POST", "jobs", dict({"job_id": "metrics1"}, **setup_params))
+    assert pulsar_request(server, "POST", "jobs/metrics1/submit", {"command_line": "true"}) == (200, b"OK")
+    status = wait_done(server, "metrics1")
+    assert {"__instrument_core_galaxy_slots", "__instrument_core_epoch_start",
+            "__instrument_core_epoch_end"} <= set(status[listing]), status

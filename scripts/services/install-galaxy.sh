@@ -10,34 +10,24 @@
 # either installs a fresh venv next to the old one.  A venv only counts once `.complete` exists,
 # so an interrupted install is redone rather than trusted.
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/_cached_venv.sh"
 VERSION=${LWR_TEST_GALAXY_VERSION:-26.1.2}
 CACHE=${LWR_TEST_GALAXY_CACHE:-$HOME/.cache/lwr-test-galaxy}
 PY=${LWR_TEST_GALAXY_PYTHON:-python3}
 PYVER=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 PACKAGES="galaxy-web-apps==$VERSION galaxy-app==$VERSION bioblend"
-KEY="galaxy-$VERSION-py$PYVER"
-VENV="$CACHE/$KEY"
+VENV="$CACHE/galaxy-$VERSION-py$PYVER"
 log() { echo "[install-galaxy] $*" >&2; }
 
-if [ -f "$VENV/.complete" ] && [ -x "$VENV/bin/galaxy-web" ]; then
-  echo "$VENV"
-  exit 0
-fi
-mkdir -p "$CACHE"
-# one installer at a time (CI and a developer's pytest may race)
-exec 9>"$CACHE/.$KEY.lock"
-flock 9
-if [ -f "$VENV/.complete" ] && [ -x "$VENV/bin/galaxy-web" ]; then
-  echo "$VENV"
-  exit 0
-fi
-rm -rf "$VENV"
-log "installing $PACKAGES into $VENV (takes ~1.5 min)"
-"$PY" -m venv "$VENV"
-"$VENV/bin/pip" install -q --disable-pip-version-check -U pip wheel setuptools >&2
-# shellcheck disable=SC2086
-"$VENV/bin/pip" install -q --disable-pip-version-check $PACKAGES >&2
-"$VENV/bin/python" -c 'import galaxy.jobs.runners, bioblend' >&2
-echo "$PACKAGES" > "$VENV/.complete"
-log "done"
-echo "$VENV"
+install_galaxy() {
+  local venv=$1
+  log "installing $PACKAGES into $venv (takes ~1.5 min)"
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install -q --disable-pip-version-check $PACKAGES >&2
+  "$venv/bin/python" -c 'import galaxy.jobs.runners, bioblend' >&2
+  log "done"
+  echo "$PACKAGES"
+}
+
+cached_venv "$VENV" "$VENV/bin/galaxy-web" install_galaxy

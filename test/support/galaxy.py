@@ -8,6 +8,8 @@
 """
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import time
@@ -45,12 +47,16 @@ class GalaxyServer:
     """One Galaxy site directory; ``start``/``stop`` may be repeated (the database persists)."""
 
     def __init__(self, venv, site, environments, tool_environments, port=None, runner_params=None,
-                 galaxy_options=None, runners=None):
+                 galaxy_options=None, runners=None, tool_copies=None):
         """``runner_params``: extra plugin-level parameters of the ``lwr`` runner (e.g. an AMQP ``url``);
-        ``galaxy_options``: galaxy.yml settings overriding the defaults below;
-        ``runners``: more job_conf runners by name (``{"load": ..., plugin parameters...}``)."""
+        ``galaxy_options``: galaxy.yml settings overriding the defaults below; ``runners``: more
+        runner plugins, name -> plugin dict (e.g. ``{"pulsar_rest": {"load":
+        "galaxy.jobs.runners.pulsar:PulsarRESTJobRunner", "workers": 4}}``; every key must be one
+        Galaxy declares for that plugin); ``tool_copies``: new tool id -> fixture file, so one
+        tool can be routed to several environments."""
         self.galaxy_options = dict(galaxy_options or {})
         self.runners = dict(runners or {})
+        self.tool_copies = dict(tool_copies or {})
         self.venv = venv
         self.site = str(site)
         self.port = port or free_port()
@@ -72,6 +78,7 @@ class GalaxyServer:
         lines = ['<?xml version="1.0"?>', "<toolbox>", '  <section id="test" name="Test">',
                  '    <tool file="%s"/>' % upload]
         lines += ['    <tool file="%s"/>' % os.path.join(FIXTURES, name) for name in tools]
+        lines += ['    <tool file="%s"/>' % path for path in self._write_tool_copies()]
         lines += ["  </section>", "</toolbox>", ""]
         with open(os.path.join(site, "tool_conf.xml"), "w") as handle:
             handle.write("\n".join(lines))
@@ -111,6 +118,26 @@ class GalaxyServer:
         }
         with open(os.path.join(site, "job_conf.yml"), "w") as handle:
             json.dump(job_conf, handle, indent=1)  # JSON is YAML
+
+    def _write_tool_copies(self):
+        """Each copy is the fixture with another id, beside copies of the fixtures' helper files."""
+        if not self.tool_copies:
+            return []
+        directory = os.path.join(self.site, "tool_copies")
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(FIXTURES):
+            if not name.endswith(".xml") and os.path.isfile(os.path.join(FIXTURES, name)):
+                shutil.copyfile(os.path.join(FIXTURES, name), os.path.join(directory, name))
+        paths = []
+        for tool_id, fixture in sorted(self.tool_copies.items()):
+            with open(os.path.join(FIXTURES, fixture)) as handle:
+                text = handle.read()
+            original = re.search(r'<tool id="([^"]+)"', text).group(1)
+            path = os.path.join(directory, tool_id + ".xml")
+            with open(path, "w") as handle:
+                handle.write(text.replace('<tool id="%s"' % original, '<tool id="%s"' % tool_id, 1))
+            paths.append(path)
+        return paths
 
     def start(self, timeout: float = 240.0) -> "GalaxyServer":
         env = dict(os.environ)
@@ -196,9 +223,16 @@ class GalaxyApi:
         return self.post("histories", {"name": name})["id"]
 
     def run_tool(self, history_id, tool_id, inputs=None) -> dict:
-        """``{"job": id, "outputs": [dataset ids]}`` of one tool run."""
+        """``{"job": id, "outputs": [dataset ids], "collections": {output name: collection id}}``."""
         response = self.post("tools", {"history_id": history_id, "tool_id": tool_id, "inputs": inputs or {}})
-        return {"job": response["jobs"][0]["id"], "outputs": [output["id"] for output in response["outputs"]]}
+        return {"job": response["jobs"][0]["id"], "outputs": [output["id"] for output in response["outputs"]],
+                "collections": {collection["output_name"]: collection["id"]
+                                for collection in response.get("output_collections") or []}}
+
+    def collection_elements(self, collection_id) -> dict:
+        """``{element identifier: dataset id}`` of a (flat) history dataset collection."""
+        collection = self.get("dataset_collections/%s" % collection_id, params={"instance_type": "history"})
+        return {element["element_identifier"]: element["object"]["id"] for element in collection["elements"]}
 
     def upload_text(self, history_id, text, ext="txt") -> str:
         run = self.run_tool(history_id, "upload1", {"files_0|url_paste": text, "files_0|type": "upload_dataset",
