@@ -9,7 +9,9 @@ to it (``remote_transfer``, the runner's default).  The destination's
 Two runners, each with its own LWR manager and daemon: ``pulsar_mq`` (plain)
 and ``pulsar_mq_ack`` (``amqp_acknowledge`` + ``persistence_directory`` on
 Galaxy's side, ``amqp_acknowledge`` on the LWR's, so both directions ask for
-acknowledgements).  Needs ``LWR_TEST_GALAXY=1`` on a developer machine.
+acknowledgements).  The tools are the Pulsar fixtures of
+``galaxy_pulsar_rest_test.py``; every run is submitted at once, then checked.
+Needs ``LWR_TEST_GALAXY=1`` on a developer machine.
 """
 import os
 import time
@@ -31,10 +33,13 @@ from test.support.services import require
 
 pytestmark = [pytest.mark.galaxy, pytest.mark.amqp, pytest.mark.slow]
 
-TEXT = "first line\nsecond line ünïcode\n\tthird line with tab\n"
-#: Tool id -> runner; one Galaxy can route a tool to one environment only.
-TOOLS = {"lwr_reverse": "pulsar_mq", "lwr_fail": "pulsar_mq", "lwr_configfile": "pulsar_mq",
-         "lwr_sleep": "pulsar_mq", "lwr_reverse_rewrite_parameters": "pulsar_mq_ack"}
+FIRST = "first line\nsecond line ünïcode\n\tthird line with tab\n"
+SECOND = "another dataset\n"
+#: Tool id -> runner (one Galaxy routes a tool to one environment: the *_ack ids are copies).
+TOOLS = {"pulsar_transform": "pulsar_mq", "pulsar_fail": "pulsar_mq", "pulsar_configfile": "pulsar_mq",
+         "pulsar_home_tmp": "pulsar_mq", "pulsar_discover": "pulsar_mq", "lwr_sleep": "pulsar_mq",
+         "pulsar_transform_ack": "pulsar_mq_ack", "pulsar_fail_ack": "pulsar_mq_ack"}
+ACK_COPIES = {"pulsar_transform_ack": "pulsar_transform.xml", "pulsar_fail_ack": "pulsar_fail.xml"}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +67,7 @@ def stack(tmp_path_factory):
             daemon.start()
         galaxy = GalaxyServer(venv, base / "galaxy", environments,
                               {tool: runner + "_env" for tool, runner in TOOLS.items()}, port=port,
-                              runners=runners, galaxy_options={"cleanup_job": "never"})
+                              runners=runners, tool_copies=ACK_COPIES, galaxy_options={"cleanup_job": "never"})
         galaxy.start()
         admin = GalaxyApi(galaxy.url)
         api = admin.as_new_user()
@@ -77,85 +82,35 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def history(stack):
-    return stack[2].new_history()
+def runs(stack):
+    """Every tool run at once: ``{"history", "first", "second", "jobs": {tool: (run, finished job)}}``."""
+    galaxy, daemons, api = stack
+    history = api.new_history()
+    first, second = api.upload_text(history, FIRST), api.upload_text(history, SECOND)
+    inputs = {"pulsar_transform": {"input": {"src": "hda", "id": first}},
+              "pulsar_configfile": {"first": {"src": "hda", "id": first}, "second": {"src": "hda", "id": second},
+                                    "greeting": "hi there"}}
+    inputs["pulsar_transform_ack"] = inputs["pulsar_transform"]
+    started = {tool: api.run_tool(history, tool, inputs.get(tool)) for tool in TOOLS if tool != "lwr_sleep"}
+    jobs = {tool: (run, api.wait_for_job(run["job"], timeout=300)) for tool, run in started.items()}
+    return {"history": history, "first": api.download(first), "second": api.download(second), "jobs": jobs}
 
 
-@pytest.fixture(scope="module")
-def text_dataset(stack, history):
-    return stack[2].upload_text(history, TEXT)
+def _ok(stack, runs, tool):
+    galaxy, daemons, api = stack
+    run, job = runs["jobs"][tool]
+    assert job["state"] == "ok", (tool, api.admin.job(run["job"]), galaxy.log(6000),
+                                  daemons[TOOLS[tool]].log()[-6000:])
+    return run
 
 
-def _lwr_job(daemon, api, galaxy_job_id) -> JobDirectory:
-    return JobDirectory(daemon.staging_directory, str(api.admin.job(galaxy_job_id)["external_id"]))
-
-
-def _details(galaxy, offset, daemon):
-    return "galaxy log:\n%s\nlwr log:\n%s" % (galaxy.log_since(offset)[-8000:], daemon.log()[-6000:])
+def _lwr_job(stack, tool, run) -> JobDirectory:
+    galaxy, daemons, api = stack
+    return JobDirectory(daemons[TOOLS[tool]].staging_directory, str(api.admin.job(run["job"])["external_id"]))
 
 
 def _reversed_lines(data: bytes) -> bytes:
     return "".join(reversed(data.decode("utf-8").splitlines(keepends=True))).encode("utf-8")
-
-
-@pytest.mark.parametrize("tool_id", ["lwr_reverse", "lwr_reverse_rewrite_parameters"])
-def test_transform_tool_returns_exact_output_through_the_files_api(stack, history, text_dataset, tool_id):
-    galaxy, daemons, api = stack
-    daemon = daemons[TOOLS[tool_id]]
-    offset = galaxy.log_offset()
-    run = api.run_tool(history, tool_id, {"input": {"src": "hda", "id": text_dataset}})
-    job = api.wait_for_job(run["job"], timeout=180)
-    assert job["state"] == "ok", (job, _details(galaxy, offset, daemon))
-    uploaded = api.download(text_dataset)
-    assert api.download(run["outputs"][0]) == _reversed_lines(uploaded)
-    lwr_job = _lwr_job(daemon, api, run["job"])
-    assert lwr_job.load_metadata("final_status") == "complete"
-    inputs = os.listdir(os.path.join(lwr_job.path, "inputs"))
-    assert len(inputs) == 1
-    with open(os.path.join(lwr_job.path, "inputs", inputs[0]), "rb") as handle:
-        assert handle.read() == uploaded  # fetched from Galaxy's job files API
-    if TOOLS[tool_id] == "pulsar_mq_ack":
-        log = galaxy.log_since(offset)
-        ack_answers = os.path.join(daemon.persistence_directory, "%s-amqp-ack-consumed" % daemon.manager_name)
-        assert os.listdir(ack_answers), "Galaxy's setup asked for an acknowledgement; the LWR recorded none"
-        outbox = os.path.join(daemon.persistence_directory, "%s-status-outbox" % daemon.manager_name)
-        _wait(lambda: not os.listdir(outbox), 30, "Galaxy to acknowledge every status update (%s)" % log[-3000:])
-
-
-def test_failing_tool_errors_with_its_stderr_shown(stack, history):
-    galaxy, daemons, api = stack
-    offset = galaxy.log_offset()
-    run = api.run_tool(history, "lwr_fail")
-    job = api.wait_for_job(run["job"], timeout=180)
-    assert job["state"] == "error", (job, _details(galaxy, offset, daemons["pulsar_mq"]))
-    assert "lwr-fail-tool: something went wrong" in (job.get("tool_stderr") or ""), job
-    assert job.get("exit_code") == 1, job
-
-
-def test_config_file_extra_files_and_several_inputs(stack, history):
-    galaxy, daemons, api = stack
-    made = api.run_tool(history, "make_composite")  # runs locally in Galaxy
-    assert api.wait_for_job(made["job"])["state"] == "ok"
-    offset = galaxy.log_offset()
-    run = api.run_tool(history, "lwr_configfile",
-                       {"input": {"src": "hda", "id": made["outputs"][0]}, "greeting": "hi there"})
-    job = api.wait_for_job(run["job"], timeout=180)
-    assert job["state"] == "ok", (job, _details(galaxy, offset, daemons["pulsar_mq"]))
-    assert api.download(run["outputs"][0]) == b"from config: hi there\nextra part\n1\n"
-
-
-def test_deleting_a_running_job_kills_it_on_the_lwr(stack, history):
-    galaxy, daemons, api = stack
-    daemon = daemons["pulsar_mq"]
-    offset = galaxy.log_offset()
-    run = api.run_tool(history, "lwr_sleep", {"seconds": 120})
-    job = api.wait_for_job(run["job"], timeout=120, states=("running", "ok", "error"))
-    assert job["state"] == "running", (job, _details(galaxy, offset, daemon))
-    lwr_job = _lwr_job(daemon, api, run["job"])
-    assert lwr_job.has_metadata("running") and not lwr_job.has_metadata("final_status")
-    api.delete_job(run["job"])
-    _wait(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
-    assert api.wait_for_job(run["job"], timeout=30)["state"] in ("deleted", "deleting"), api.job(run["job"])
 
 
 def _wait(predicate, timeout, message):
@@ -165,3 +120,79 @@ def _wait(predicate, timeout, message):
             return
         time.sleep(0.3)
     raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
+
+
+@pytest.mark.parametrize("tool", ["pulsar_transform", "pulsar_transform_ack"])
+def test_transform_output_is_byte_exact_and_staged_through_the_files_api(stack, runs, tool):
+    galaxy, daemons, api = stack
+    run = _ok(stack, runs, tool)
+    assert runs["first"].count(b"\n") == 3
+    assert api.download(run["outputs"][0]) == _reversed_lines(runs["first"])
+    lwr_job = _lwr_job(stack, tool, run)
+    assert lwr_job.load_metadata("final_status") == "complete"
+    inputs = os.listdir(os.path.join(lwr_job.path, "inputs"))
+    assert len(inputs) == 1
+    with open(os.path.join(lwr_job.path, "inputs", inputs[0]), "rb") as handle:
+        assert handle.read() == runs["first"]  # fetched from Galaxy's job files API
+
+
+@pytest.mark.parametrize("tool", ["pulsar_fail", "pulsar_fail_ack"])
+def test_failing_tool_errors_with_its_stderr_shown(stack, runs, tool):
+    galaxy, daemons, api = stack
+    run, job = runs["jobs"][tool]
+    assert job["state"] == "error", job
+    details = api.admin.job(run["job"])
+    assert "pulsar-fail-tool: something went wrong" in (details.get("tool_stderr") or ""), details
+    assert "to stdout before failing" in (details.get("tool_stdout") or ""), details
+    assert details.get("exit_code") == 1, details
+
+
+def test_config_file_and_several_inputs(stack, runs):
+    galaxy, daemons, api = stack
+    run = _ok(stack, runs, "pulsar_configfile")
+    expected = b"greeting: hi there\n" + runs["first"] + runs["second"] + b"lines in first: 3\n"
+    assert api.download(run["outputs"][0]) == expected
+
+
+def test_home_and_tmpdir_are_the_jobs_own_and_writable(stack, runs):
+    galaxy, daemons, api = stack
+    run = _ok(stack, runs, "pulsar_home_tmp")
+    assert api.download(run["outputs"][0]) == b"HOME is the job's home, writable\nTMPDIR is the job's tmp, writable\n"
+
+
+def test_outputs_discovered_through_galaxy_json_and_a_pattern(stack, runs):
+    galaxy, daemons, api = stack
+    run = _ok(stack, runs, "pulsar_discover")
+    listed = api.collection_elements(run["collections"]["listed"])
+    assert {name: api.download(dataset) for name, dataset in listed.items()} == {"first": b"alpha\n",
+                                                                                  "second": b"beta\n"}
+    patterned = api.collection_elements(run["collections"]["patterned"])
+    assert {name: api.download(dataset) for name, dataset in patterned.items()} == {"c1": b"gamma\n",
+                                                                                     "c2": b"delta\n"}
+
+
+def test_acknowledgements_went_both_ways(stack, runs):
+    """Galaxy's setups were answered by the LWR; the LWR's status updates were answered by Galaxy."""
+    galaxy, daemons, api = stack
+    daemon = daemons["pulsar_mq_ack"]
+    for tool in ("pulsar_transform_ack", "pulsar_fail_ack"):
+        assert runs["jobs"][tool][1]["state"] in ("ok", "error")
+    answered = os.path.join(daemon.persistence_directory, "%s-amqp-ack-consumed" % daemon.manager_name)
+    assert len(os.listdir(answered)) >= 2, "Galaxy's setups asked for acknowledgements; the LWR recorded none"
+    outbox = os.path.join(daemon.persistence_directory, "%s-status-outbox" % daemon.manager_name)
+    _wait(lambda: not os.listdir(outbox), 30, "Galaxy to acknowledge every status update")
+    plain = daemons["pulsar_mq"]
+    assert not os.listdir(os.path.join(plain.persistence_directory, "%s-amqp-ack-consumed" % plain.manager_name))
+
+
+def test_deleting_a_running_job_kills_it_on_the_lwr(stack, runs):
+    galaxy, daemons, api = stack
+    offset = galaxy.log_offset()
+    run = api.run_tool(runs["history"], "lwr_sleep", {"seconds": 120})
+    job = api.wait_for_job(run["job"], timeout=120, states=("running", "ok", "error"))
+    assert job["state"] == "running", (job, galaxy.log_since(offset)[-6000:], daemons["pulsar_mq"].log()[-6000:])
+    lwr_job = _lwr_job(stack, "lwr_sleep", run)
+    assert lwr_job.has_metadata("running") and not lwr_job.has_metadata("final_status")
+    api.delete_job(run["job"])
+    _wait(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
+    assert api.wait_for_job(run["job"], timeout=30)["state"] in ("deleted", "deleting"), api.job(run["job"])
