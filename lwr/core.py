@@ -36,7 +36,12 @@ class LwrApp:
         self.message_queue_binding = None
         if conf.get("message_queue_url"):
             from lwr.messaging import bind_app
-            self.message_queue_binding = bind_app(self, conf["message_queue_url"], conf)
+            try:
+                self.message_queue_binding = bind_app(self, conf["message_queue_url"], conf)
+            except Exception:  # a refused option: stop the managers' threads before reporting it
+                for manager in self.managers.values():
+                    manager.shutdown()
+                raise
 
     @staticmethod
     def _build_authorizer(conf):

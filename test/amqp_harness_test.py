@@ -8,9 +8,11 @@ import hashlib
 import os
 import random
 import signal
+import socket
 import string
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -33,18 +35,31 @@ def random_manager_name(prefix="t") -> str:
     return prefix + "".join(random.choice(string.ascii_lowercase + string.digits) for _ in range(10))
 
 
-def delete_queues(manager_name, url=BROKER_URL):
-    """Remove a test manager's queues from the shared broker."""
+#: Every queue a manager may have: consumed by the LWR, by its clients, and the acknowledgement queues.
+QUEUE_KINDS = ("setup", "kill", "clean", "status", "status_update", "setup_ack", "kill_ack", "status_update_ack")
+
+
+def delete_queues(manager_name, url=BROKER_URL, exchanges=("lwr", "pulsar"), key_prefix=None):
+    """Remove a test manager's queues (on every exchange it may have used) from the shared broker."""
     import kombu
     from lwr.lwr_client.amqp_exchange import queue_name
+    names = {queue_name(manager_name, kind, exchange) for exchange in exchanges for kind in QUEUE_KINDS}
+    if key_prefix:
+        names |= {queue_name(manager_name, kind, exchanges[0], key_prefix) for kind in QUEUE_KINDS}
     try:
         with kombu.Connection(url, connect_timeout=3) as connection:
             channel = connection.channel()
-            for name in ("setup", "kill", "clean", "status_update"):
+            for name in sorted(names):
                 try:
-                    channel.queue_delete(queue_name(manager_name, name))
+                    channel.queue_delete(name)
                 except Exception:
                     channel = connection.channel()
+            for exchange in exchanges:
+                if exchange not in ("lwr", "pulsar"):  # test-only exchanges go too
+                    try:
+                        channel.exchange_delete(exchange)
+                    except Exception:
+                        channel = connection.channel()
     except Exception:
         pass
 
@@ -119,6 +134,70 @@ class DaemonProcess:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+class BrokerRelay:
+    """A TCP relay from ``port`` to the broker: "the broker comes up" when it starts, "goes away" at ``cut()``."""
+
+    def __init__(self, port, target=("127.0.0.1", 5672)):
+        self.port, self.target = port, target
+        self.server = None
+        self.stopping = False
+        self.sockets = []
+        self._lock = threading.Lock()
+
+    def start(self):
+        self.stopping = False
+        self.server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self.server,), daemon=True).start()
+        return self
+
+    def _accept(self, server):
+        while not self.stopping:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        """No new connections; those open stay."""
+        self.stopping = True
+        if self.server is not None:
+            self.server.close()
+
+    def cut(self):
+        """No new connections, and every open one is dropped."""
+        self.stop()
+        with self._lock:
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
 
 
 class SlowFilesServer(FilesServer):

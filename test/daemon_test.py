@@ -4,15 +4,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 
 import pytest
 
 from test.amqp_harness_test import (
     BROKER_URL,
+    BrokerRelay,
     DaemonProcess,
     RecordingClientManager,
     delete_queues,
@@ -66,9 +65,11 @@ def test_daemonize_writes_pid_and_log_waits_for_a_down_broker_with_backoff_and_s
     pid_file, log_file = tmp_path / "d.pid", tmp_path / "d.log"
     pid = wait_for(lambda: pid_file.exists() and int(pid_file.read_text()), 15, message="pid file")
     try:
-        wait_for(lambda: len(re.findall(r"setup: .* unavailable .*attempt \d+ failed", log_file.read_text())) >= 3,
+        # One consumer per queue and exchange; follow the setup consumer of exchange pulsar.
+        wait_for(lambda: len(re.findall(r"of pulsar__setup: .* unavailable .*attempt \d+ failed",
+                                        log_file.read_text())) >= 3,
                  20, interval=0.2, message="three logged reconnect attempts")
-        delays = [float(d) for d in re.findall(r"setup: .*attempt \d+ failed, retrying in ([\d.]+)s",
+        delays = [float(d) for d in re.findall(r"of pulsar__setup: .*attempt \d+ failed, retrying in ([\d.]+)s",
                                                log_file.read_text())]
         assert delays[:3] == [1.0, 2.0, 2.0]  # doubling, capped by amqp_reconnect_max
         os.kill(pid, 0)  # still running: a down broker is waited for, not fatal
@@ -90,52 +91,6 @@ def test_stop_without_a_running_daemon_says_so(tmp_path):
     assert result.returncode == 0 and "not running" in result.stderr
 
 
-class _Forwarder:
-    """A TCP relay from a free port to the broker: "the broker comes up" when it starts."""
-
-    def __init__(self, port, target=("127.0.0.1", 5672)):
-        self.port, self.target = port, target
-        self.server = None
-        self.stopping = False
-
-    def start(self):
-        self.server = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
-        return self
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source, sink):
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self):
-        self.stopping = True
-        if self.server is not None:
-            self.server.close()
-
-
 @pytest.mark.amqp
 def test_daemon_started_before_the_broker_takes_jobs_once_it_is_reachable(tmp_path):
     require_broker()
@@ -143,7 +98,7 @@ def test_daemon_started_before_the_broker_takes_jobs_once_it_is_reachable(tmp_pa
     name = random_manager_name("late")
     daemon = DaemonProcess(tmp_path / "lwr", name, url="amqp://guest:guest@127.0.0.1:%d//" % port)
     client_manager = RecordingClientManager(BROKER_URL, manager=name)
-    forwarder = _Forwarder(port)
+    forwarder = BrokerRelay(port)
     try:
         daemon.start()
         wait_for(lambda: "attempt 2 failed" in daemon.log(), 20, message="two failed connection attempts")

@@ -10,11 +10,13 @@ import pytest
 
 from lwr.core import LwrApp
 from lwr.lwr_client import build_client_manager
+from lwr.lwr_client.amqp_acks import InvalidAckRequest, ack_request
 from lwr.lwr_client.amqp_exchange import LwrExchange, parse_amqp_options, queue_name
 from lwr.lwr_client.amqp_manager import MessageQueueClientManager
 from lwr.lwr_client.exceptions import LwrClientError
 from lwr.messaging.handlers import SetupHandler
 from lwr.messaging.outbox import StatusOutbox
+from lwr.messaging.routes import RouteBook, parse_exchanges
 
 
 def _wait(predicate, timeout=10):
@@ -34,6 +36,91 @@ def _wait(predicate, timeout=10):
 ])
 def test_queue_names_match_the_spec(manager, name, expected):
     assert queue_name(manager, name) == expected
+
+
+@pytest.mark.parametrize("manager, name, exchange, prefix, expected", [
+    ("_default_", "setup", "pulsar", None, "pulsar__setup"),
+    ("_default_", "status", "pulsar", None, "pulsar__status"),
+    ("cluster", "status_update_ack", "pulsar", None, "pulsar_cluster__status_update_ack"),
+    ("cluster", "setup", "pulsar", "gx", "gx_setup"),           # Pulsar's amqp_key_prefix, used verbatim
+    ("_default_", "kill", "lwr", "site_", "site__kill"),
+])
+def test_queue_names_for_other_exchanges_and_key_prefixes(manager, name, exchange, prefix, expected):
+    assert queue_name(manager, name, exchange, prefix) == expected
+    assert LwrExchange("memory://", manager, exchange_name=exchange, amqp_key_prefix=prefix).queue_name(name) \
+        == expected
+
+
+@pytest.mark.parametrize("conf, expected", [
+    ({}, [("pulsar", None), ("lwr", None)]),
+    ({"amqp_exchange": "lwr"}, [("lwr", None)]),
+    ({"amqp_exchange": " lwr , pulsar "}, [("lwr", None), ("pulsar", None)]),
+    ({"amqp_key_prefix": "gx"}, [("pulsar", "gx"), ("lwr", None)]),  # the prefix applies to the first only
+    ({"amqp_exchange": "pulsar", "amqp_key_prefix": ""}, [("pulsar", None)]),
+])
+def test_served_exchanges_from_the_configuration(conf, expected):
+    routes = parse_exchanges(conf, ["_default_", "cluster"])
+    assert [(r["exchange_name"], r["amqp_key_prefix"]) for r in routes] == expected
+
+
+@pytest.mark.parametrize("conf, message", [
+    ({"amqp_exchange": "pulsar, pulsar"}, "twice"),
+    ({"amqp_exchange": " , "}, "at least one"),
+    ({"amqp_exchange": "bad name"}, "amqp_exchange"),
+    ({"amqp_key_prefix": "../x"}, "amqp_key_prefix"),
+    ({"amqp_key_prefix": "lwr_"}, "same queue names"),  # pulsar with prefix lwr_ = the lwr exchange's names
+])
+def test_bad_exchange_configuration_is_refused_naming_the_option(conf, message):
+    with pytest.raises(ValueError, match=message):
+        parse_exchanges(conf, ["_default_"])
+
+
+@pytest.mark.parametrize("body, expected", [
+    ({"job_id": "1"}, None),
+    ("not a dict", None),
+    ({"acknowledge_uuid": "0f1e2d3c-4b5a-11ef-8000-0242ac120002", "acknowledge_queue": "setup_ack"},
+     ("0f1e2d3c-4b5a-11ef-8000-0242ac120002", "setup_ack")),
+    ({"acknowledge_uuid": "0f1e2d3c-4b5a", "acknowledge_queue": "setup"}, InvalidAckRequest),   # not *_ack
+    ({"acknowledge_uuid": "../../etc/passwd", "acknowledge_queue": "setup_ack"}, InvalidAckRequest),
+    ({"acknowledge_uuid": 7, "acknowledge_queue": "setup_ack"}, InvalidAckRequest),
+    ({"acknowledge_uuid": "0f1e2d3c-4b5a", "acknowledge_queue": None}, InvalidAckRequest),
+    ({"acknowledge_uuid": "0f1e2d3c-4b5a", "acknowledge_queue": "x" * 200 + "_ack"}, InvalidAckRequest),
+])
+def test_ack_requests_are_checked_before_answering(body, expected):
+    if expected is InvalidAckRequest:
+        with pytest.raises(InvalidAckRequest):
+            ack_request(body)
+    else:
+        assert ack_request(body) == expected
+
+
+def test_outbox_keeps_published_entries_until_acknowledged_and_drops_superseded_ones(tmp_path):
+    outbox = StatusOutbox(str(tmp_path / "box"))
+    outbox.put("1", "running", {"n": 1}, route="lwr")
+    outbox.put("1", "complete", {"n": 2})
+    running, complete = outbox.pending()
+    assert running.route == "lwr" and complete.route is None and running.ack_uuid != complete.ack_uuid
+    outbox.mark_published(running, when=100.0)
+    reopened = StatusOutbox(str(tmp_path / "box"))  # the marks survive a restart
+    assert [(e.status, e.published_at, e.ack_uuid) for e in reopened.pending()] == [
+        ("running", 100.0, running.ack_uuid), ("complete", None, complete.ack_uuid)]
+    assert not outbox.put("1", "running", {"n": 3})  # still waiting for its acknowledgement
+    assert [e.status for e in outbox.drop_superseded("1")] == ["running"]
+    outbox.mark_published(complete)
+    assert outbox.acknowledged("no-such-uuid") is None
+    assert outbox.acknowledged(complete.ack_uuid).status == "complete"
+    assert len(outbox) == 0 and len(StatusOutbox(str(tmp_path / "box"))) == 0
+
+
+def test_route_book_remembers_other_exchanges_and_forgets_jobs_that_are_gone(tmp_path):
+    book = RouteBook(str(tmp_path / "routes"), "pulsar")
+    book.remember("1", "lwr")
+    book.remember("2", "pulsar")  # the default needs no file
+    assert (book.lookup("1"), book.lookup("2"), book.lookup("../x")) == ("lwr", "pulsar", "pulsar")
+    assert book.job_ids() == ["1"]
+    with pytest.raises(ValueError):
+        book.remember("../escape", "lwr")
+    assert book.sweep(lambda job_id: False) == 1 and book.lookup("1") == "pulsar"
 
 
 def test_amqp_options_are_typed():
@@ -119,7 +206,7 @@ def test_setup_handler_ignores_duplicates_and_finishes_an_interrupted_setup(tmp_
     failed = []
     try:
         manager = app.managers["_default_"]
-        handler = SetupHandler(manager, lambda job_id, payload: failed.append((job_id, payload)))
+        handler = SetupHandler(manager, lambda job_id, status, payload, route: failed.append((job_id, payload)))
         body = {"job_id": "7", "command_line": "echo seven", "setup_params": {"job_id": "7"}}
         assert handler.handle(json.dumps(body).encode()) == "submitted"
         assert handler.handle(json.dumps(body).encode()) == "duplicate"
@@ -158,8 +245,9 @@ def test_memory_broker_round_trip_and_restart_republishes_unconfirmed_terminal_s
     _wait(lambda: manager.get_status("11") == "complete")
     assert manager.terminal_status_pending_job_ids() == ["11"]
     app.shutdown()
-    # 2. Started with the queue: the pending status is published, then no longer pending.
-    client_manager = MessageQueueClientManager(url)
+    # 2. Started with the queue: the pending status is published, then no longer pending.  The job
+    #    did not come over a queue, so its statuses go to the first exchange served (pulsar).
+    client_manager = MessageQueueClientManager(url, amqp_exchange="pulsar")
     delivered = []
     client_manager.ensure_has_status_update_callback(delivered.append)
     app = _app(tmp_path, message_queue_url=url)
@@ -224,3 +312,33 @@ def test_galaxy_typed_options_and_kombu_retry_publish_on_memory():
         stop.set()
     exchange.consume("setup", on_message, check=lambda: not stop.is_set())
     assert received == [{"job_id": "1"}]
+
+
+@pytest.mark.parametrize("conf, option", [({"amqp_exchange": "no spaces"}, "amqp_exchange"),
+                                          ({"amqp_acknowledge": "maybe"}, "amqp_acknowledge"),
+                                          ({"amqp_ack_republish_time": "0"}, "amqp_ack_republish_time")])
+def test_a_bad_message_queue_option_stops_the_app_naming_it(tmp_path, conf, option):
+    with pytest.raises(ValueError, match=option):
+        _app(tmp_path, message_queue_url="memory://%s" % uuid.uuid4().hex, **conf)
+
+
+def test_this_client_answers_the_servers_acknowledgement_requests(tmp_path):
+    from test.amqp_harness_test import RecordingClientManager  # counts what de-duplication drops
+
+    url = "memory://%s" % uuid.uuid4().hex
+    assert build_client_manager(url=url, amqp_exchange="pulsar").exchange.queue_name("setup") == "pulsar__setup"
+    client_manager = RecordingClientManager(url, amqp_exchange="pulsar")
+    app = _app(tmp_path, message_queue_url=url, amqp_exchange="pulsar", amqp_acknowledge="true",
+               amqp_ack_republish_time="0.5")
+    try:
+        client = client_manager.get_client({"jobs_directory": str(tmp_path / "staging")}, "21")
+        client.launch("echo acknowledged", job_config={})
+        _wait(lambda: client_manager.terminal("21"))
+        assert client.full_status()["acknowledge_queue"] == "status_update_ack"
+        outbox = app.message_queue_binding.bindings[0].outbox
+        _wait(lambda: len(outbox) == 0)  # every status answered, so none is published again
+        time.sleep(1.0)
+        assert [b["status"] for b in client_manager.raw_terminal("21")] == ["complete"]
+    finally:
+        app.shutdown()
+        client_manager.shutdown()

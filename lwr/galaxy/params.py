@@ -45,6 +45,9 @@ def _spec(mapper: Callable, default=None, valid: Optional[Callable] = None) -> D
 
 #: AMQP options of the message-queue client manager, passed through unchanged (spec §6.1, §7).
 AMQP_PARAMS = {
+    # Queue names: exchange lwr (LWR 0.2.0 and this LWR's default) or pulsar, or an explicit key prefix.
+    "amqp_exchange": _spec(str),
+    "amqp_key_prefix": _spec(str),
     "amqp_consumer_timeout": _spec(_optional_float),
     "amqp_publish_retry": _spec(as_bool),
     "amqp_publish_retry_max_retries": _spec(int),

@@ -1,33 +1,49 @@
 """``LwrExchange``: the AMQP plumbing shared by the LWR server and its message-queue clients (spec §7).
 
-Exchange ``lwr`` (direct, durable).  Queue name = routing key =
-``lwr_<manager-prefix>_<name>``: ``lwr__setup``, ``lwr__kill``, ``lwr__status_update``
-for ``_default_`` and ``lwr_<manager>__setup`` ... for a named manager.
+One direct, durable exchange; queue name = routing key = ``<prefix>_<name>``.
+The prefix is ``<exchange>_`` for the manager ``_default_`` and
+``<exchange>_<manager>_`` otherwise, unless a key prefix is given, which is
+used as it is (Pulsar's ``amqp_key_prefix``).  So exchange ``lwr`` (2014 LWR
+clients, and this package's default) gives ``lwr__setup``,
+``lwr_<manager>__status_update`` ..., exchange ``pulsar`` (Galaxy's stock
+Pulsar runners) gives ``pulsar__setup`` ..., and key prefix ``gx`` gives ``gx_setup``.
 
 Reliability beyond 0.2.0:
 
 * queues are durable and declared by publishers as well as consumers, so a
   message published before anyone consumed is kept, not dropped;
-* messages are persistent (``delivery_mode`` 2) and published with publisher
-  confirms: :meth:`LwrExchange.publish` returns only once the broker has the
-  message, and raises otherwise;
+* messages are persistent (``delivery_mode`` 2), published with publisher
+  confirms and ``mandatory``: :meth:`LwrExchange.publish` returns only once
+  the broker has routed the message to a queue, and raises
+  :class:`PublishFailed` when it refused it or could route it nowhere;
 * consumers hand the *raw* message to their callback, which decodes it and
   acknowledges it when done (a malformed body is the callback's business);
 * a consumer whose connection drops reconnects with exponential backoff,
   logging every attempt, until its ``check`` says stop.
 """
 import logging
+import re
 import socket
-import ssl
 import threading
 import time
 from typing import Callable, Optional
+
+from lwr.lwr_client.amqp_options import (  # noqa: F401 - parse_amqp_options and asbool are re-exported
+    DEFAULT_CONFIRM_TIMEOUT,
+    DEFAULT_HEARTBEAT,
+    DEFAULT_RECONNECT_MAX,
+    DEFAULT_TIMEOUT,
+    asbool,
+    parse_amqp_options,
+)
 
 __all__ = [
     "LwrExchange",
     "DEFAULT_EXCHANGE_NAME",
     "DEFAULT_HEARTBEAT",
     "queue_name",
+    "key_prefix",
+    "check_name",
     "parse_amqp_options",
     "PublishFailed",
 ]
@@ -37,127 +53,49 @@ log = logging.getLogger(__name__)
 DEFAULT_EXCHANGE_NAME = "lwr"
 DEFAULT_EXCHANGE_TYPE = "direct"
 DEFAULT_MANAGER_NAME = "_default_"
-#: Seconds; the broker drops a connection that misses two heartbeats.
-DEFAULT_HEARTBEAT = 580
-DEFAULT_TIMEOUT = 0.2
-#: Seconds to wait for the broker to confirm a publish.
-DEFAULT_CONFIRM_TIMEOUT = 10.0
 DEFAULT_RECONNECT_START = 1.0
-DEFAULT_RECONNECT_MAX = 30.0
 #: Longest single wait inside the consume loop, so heartbeats and ``check`` are looked at.
 _MAX_DRAIN_SLICE = 1.0
+_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,120}$")
 
 
 class PublishFailed(Exception):
-    """The broker did not confirm a message (unreachable, refused or timed out)."""
+    """The broker did not take a message: unreachable, refused, unroutable or not confirmed in time."""
 
 
-def queue_name(manager_name: str, name: str) -> str:
+def check_name(value: str, option: str) -> str:
+    """``value`` if it can be an exchange name or key prefix; ValueError naming ``option`` otherwise."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError("%s must be 1-120 letters, digits or _ . : -, not %r" % (option, value))
+    return value
+
+
+def key_prefix(manager_name: Optional[str], exchange_name: str = DEFAULT_EXCHANGE_NAME,
+               amqp_key_prefix: Optional[str] = None) -> str:
+    """The routing-key prefix: ``amqp_key_prefix`` when set, else derived from exchange and manager.
+
+    >>> key_prefix("_default_"), key_prefix("cluster", "pulsar"), key_prefix("cluster", "pulsar", "gx")
+    ('lwr_', 'pulsar_cluster_', 'gx')
+    """
+    if amqp_key_prefix:
+        return amqp_key_prefix
+    if manager_name in (None, "", DEFAULT_MANAGER_NAME):
+        return "%s_" % exchange_name
+    return "%s_%s_" % (exchange_name, manager_name)
+
+
+def queue_name(manager_name: Optional[str], name: str, exchange_name: str = DEFAULT_EXCHANGE_NAME,
+               amqp_key_prefix: Optional[str] = None) -> str:
     """``lwr__setup`` for the default manager, ``lwr_<manager>__setup`` otherwise.
 
     >>> queue_name("_default_", "setup")
     'lwr__setup'
     >>> queue_name("cluster", "status_update")
     'lwr_cluster__status_update'
+    >>> queue_name("_default_", "setup", "pulsar"), queue_name("m", "kill", "pulsar", "gx")
+    ('pulsar__setup', 'gx_kill')
     """
-    prefix = "lwr_" if manager_name in (None, "", DEFAULT_MANAGER_NAME) else "lwr_%s_" % manager_name
-    return "%s_%s" % (prefix, name)
-
-
-def _ssl_options(conf: dict):
-    """``amqp_connect_ssl_*`` -> the ``ssl`` dict kombu passes to py-amqp (None when unset)."""
-    options = {}
-    for key in ("ca_certs", "keyfile", "certfile"):
-        value = conf.get("amqp_connect_ssl_%s" % key)
-        if value:
-            options[key] = value
-    cert_reqs = conf.get("amqp_connect_ssl_cert_reqs")
-    if cert_reqs:
-        name = str(cert_reqs).strip().upper()
-        if not hasattr(ssl, name) or not name.startswith("CERT_"):
-            raise ValueError("amqp_connect_ssl_cert_reqs %r is not cert_none, cert_optional or cert_required"
-                             % cert_reqs)
-        options["cert_reqs"] = getattr(ssl, name)
-    return options or None
-
-
-def _number(value, kind, option):
-    try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ValueError("%s must be a number, not %r" % (option, value))
-
-
-def parse_amqp_options(conf: dict) -> dict:
-    """Typed :class:`LwrExchange` keyword arguments from ini-style ``amqp_*`` strings.
-
-    >>> opts = parse_amqp_options({"amqp_consumer_timeout": "None", "amqp_publish_retry": "true",
-    ...                            "amqp_publish_retry_max_retries": "4", "amqp_publish_priority": "3"})
-    >>> opts["timeout"], opts["publish_kwds"]["retry"], opts["publish_kwds"]["retry_policy"]["max_retries"]
-    (None, True, 4)
-    >>> opts["publish_kwds"]["priority"]
-    3
-    """
-    conf = conf or {}
-    timeout = conf.get("amqp_consumer_timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, str) and timeout.strip().lower() in ("none", ""):
-        timeout = None
-    elif timeout is not None:
-        timeout = _number(timeout, float, "amqp_consumer_timeout")
-    publish_kwds = {}
-    retry_policy = {}
-    for key, value in conf.items():
-        if key.startswith("amqp_publish_retry_"):
-            name = key[len("amqp_publish_retry_"):]
-            retry_policy[name] = _number(value, float if name.startswith("interval") else int, key)
-        elif key == "amqp_publish_retry":
-            publish_kwds["retry"] = asbool(value)
-        elif key.startswith("amqp_publish_"):
-            name = key[len("amqp_publish_"):]
-            publish_kwds[name] = _publish_value(name, value)
-    if publish_kwds.get("retry"):
-        # Without a bound kombu retries forever inside one call, and shutdown would hang.
-        retry_policy.setdefault("max_retries", 3)
-        publish_kwds["retry_policy"] = retry_policy
-    options = {
-        "timeout": timeout,
-        "publish_kwds": publish_kwds,
-        "connect_ssl": _ssl_options(conf),
-        "heartbeat": _number(conf.get("amqp_heartbeat", DEFAULT_HEARTBEAT), int, "amqp_heartbeat"),
-        "confirm_timeout": _number(conf.get("amqp_confirm_timeout", DEFAULT_CONFIRM_TIMEOUT), float,
-                                   "amqp_confirm_timeout"),
-        "reconnect_max": _number(conf.get("amqp_reconnect_max", DEFAULT_RECONNECT_MAX), float,
-                                 "amqp_reconnect_max"),
-    }
-    return options
-
-
-def asbool(value, default=False) -> bool:
-    """An ini boolean ("true", "False", "1", "no", ...); the client package has no server imports.
-
-    >>> asbool("False"), asbool("yes"), asbool(None, True)
-    (False, True, True)
-    """
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1", "y", "t"):
-        return True
-    if text in ("false", "no", "off", "0", "n", "f", "", "none"):
-        return False
-    raise ValueError("not a boolean: %r" % (value,))
-
-
-def _publish_value(name, value):
-    if not isinstance(value, str):
-        return value
-    if name in ("priority", "delivery_mode"):
-        return _number(value, int, "amqp_publish_%s" % name)
-    if name in ("expiration",):
-        return _number(value, float, "amqp_publish_%s" % name)
-    return value
+    return "%s_%s" % (key_prefix(manager_name, exchange_name, amqp_key_prefix), name)
 
 
 #: ``amqp_publish_*`` names that would redirect or break the publish; ignored.
@@ -175,7 +113,8 @@ class LwrExchange:
                  timeout: Optional[float] = DEFAULT_TIMEOUT, publish_kwds: Optional[dict] = None,
                  heartbeat: int = DEFAULT_HEARTBEAT, confirm_timeout: float = DEFAULT_CONFIRM_TIMEOUT,
                  reconnect_start: float = DEFAULT_RECONNECT_START, reconnect_max: float = DEFAULT_RECONNECT_MAX,
-                 prefetch_count: int = 4):
+                 prefetch_count: int = 4, exchange_name: str = DEFAULT_EXCHANGE_NAME,
+                 amqp_key_prefix: Optional[str] = None):
         import kombu
 
         self._kombu = kombu
@@ -189,13 +128,15 @@ class LwrExchange:
         self.reconnect_start = reconnect_start
         self.reconnect_max = reconnect_max
         self.prefetch_count = prefetch_count
-        self.exchange = kombu.Exchange(DEFAULT_EXCHANGE_NAME, DEFAULT_EXCHANGE_TYPE, durable=True)
+        self.exchange_name = check_name(exchange_name or DEFAULT_EXCHANGE_NAME, "amqp_exchange")
+        self.amqp_key_prefix = check_name(amqp_key_prefix, "amqp_key_prefix") if amqp_key_prefix else None
+        self.exchange = kombu.Exchange(self.exchange_name, DEFAULT_EXCHANGE_TYPE, durable=True)
         self._publish_connection = None
         self._publish_lock = threading.Lock()
 
     # -- names ---------------------------------------------------------------------------------
     def queue_name(self, name: str) -> str:
-        return queue_name(self.manager_name, name)
+        return queue_name(self.manager_name, name, self.exchange_name, self.amqp_key_prefix)
 
     def queue(self, name: str):
         key = self.queue_name(name)
@@ -268,28 +209,32 @@ class LwrExchange:
                 connection.heartbeat_check()
 
     # -- publishing ----------------------------------------------------------------------------
-    def publish(self, name: str, payload: dict) -> None:
+    def publish(self, name: str, payload: dict, declare: bool = True) -> None:
         """Publish ``payload`` (JSON, persistent) to queue ``name``; return once the broker confirmed it.
 
-        Raises :class:`PublishFailed` (or a kombu connection error) when the
-        broker is unreachable, refuses the message or does not confirm within
-        ``confirm_timeout``.  Safe to call from several threads.
+        The queue is declared first (durable) unless ``declare`` is false, so
+        the message waits there until someone consumes it.  Raises
+        :class:`PublishFailed` (or a kombu connection error) when the broker is
+        unreachable, refuses the message, routes it to no queue (it is
+        published ``mandatory``, and the broker returns it) or does not
+        confirm within ``confirm_timeout``.  Safe to call from several threads.
         """
         with self._publish_lock:
             for attempt in (1, 2):
                 reused = self._publish_connection is not None
                 try:
-                    self._publish_once(name, payload)
+                    self._publish_once(name, payload, declare)
                     return
                 except Exception as exc:
                     self._drop_publish_connection()
                     # A connection the broker dropped since the last publish is only noticed now:
                     # retry once on a fresh one before reporting the failure.
-                    if attempt == 2 or not reused or not isinstance(exc, self._recoverable_errors(None)):
+                    if (attempt == 2 or not reused or isinstance(exc, PublishFailed)
+                            or not isinstance(exc, self._recoverable_errors(None))):
                         raise
                     log.info("message queue connection went stale (%s); publishing on a new one", exc)
 
-    def _publish_once(self, name, payload):
+    def _publish_once(self, name, payload, declare):
         connection = self._publish_connection
         if connection is None:
             connection = self._publish_connection = self.connection(confirm=True)
@@ -305,15 +250,29 @@ class LwrExchange:
             kwds.pop(reserved, None)
         kwds.setdefault("delivery_mode", 2)  # persistent unless amqp_publish_delivery_mode says otherwise
         queue = self.queue(name)
-        producer = connection.Producer(serializer="json")
+        returned = []
+        # The broker answers an unroutable mandatory message with basic.return *before* its
+        # confirm; a handler on the channel records it (without one py-amqp would raise in the
+        # middle of waiting for the confirm and leave that confirm unread on the connection).
+        channel = connection.default_channel
+        handler = lambda exc, exchange, routing_key, message: returned.append(exc)  # noqa: E731
+        channel.events["basic_return"].add(handler)
         try:
+            producer = connection.Producer(serializer="json")
             producer.publish(payload, exchange=self.exchange, routing_key=queue.routing_key,
-                             declare=[queue], retry=bool(retry), retry_policy=retry_policy,
-                             timeout=self.confirm_timeout, **kwds)
+                             declare=[queue] if declare else [self.exchange], mandatory=True,
+                             retry=bool(retry), retry_policy=retry_policy, timeout=self.confirm_timeout,
+                             **kwds)
         except Exception as exc:
             if _is_nack(exc):
                 raise PublishFailed("the broker refused the message for %s" % queue.routing_key)
             raise
+        finally:
+            channel.events["basic_return"].discard(handler)
+        if returned:
+            raise PublishFailed("the broker could route the message for %s to no queue (%s): nobody declared "
+                                "a queue bound to that key on exchange %s"
+                                % (queue.routing_key, returned[0], self.exchange_name))
 
     def _drop_publish_connection(self):
         connection, self._publish_connection = self._publish_connection, None

@@ -15,6 +15,7 @@ import logging
 import shlex
 import threading
 
+from lwr.lwr_client.amqp_acks import ACK_FORCE_NOACK_KEY, InvalidAckRequest, ack_request, answer_ack
 from lwr.lwr_client.amqp_exchange import LwrExchange, parse_amqp_options
 from lwr.lwr_client.client import BaseJobClient
 from lwr.lwr_client.destination import submit_params
@@ -31,13 +32,20 @@ DEDUPLICATION_MEMORY = 100000
 
 
 class MessageQueueClientManager:
-    """``build_client_manager(url=<amqp url>, manager=..., amqp_*=...)``."""
+    """``build_client_manager(url=<amqp url>, manager=..., amqp_*=...)``.
+
+    ``amqp_exchange`` (default ``lwr``, what LWR 0.2.0 servers use) and
+    ``amqp_key_prefix`` pick the queue names; ``amqp_exchange="pulsar"``
+    talks to Pulsar servers.
+    """
 
     def __init__(self, url, manager="_default_", **kwds):
         amqp_conf = {key: value for key, value in kwds.items() if key.startswith("amqp_")}
         self.url = url
         self.manager_name = manager or "_default_"
-        self.exchange = LwrExchange(url, self.manager_name, **parse_amqp_options(amqp_conf))
+        self.exchange = LwrExchange(url, self.manager_name, exchange_name=amqp_conf.get("amqp_exchange") or "lwr",
+                                    amqp_key_prefix=amqp_conf.get("amqp_key_prefix"),
+                                    **parse_amqp_options(amqp_conf))
         self.status_cache = {}
         self.callback = None
         self.active = True
@@ -82,10 +90,24 @@ class MessageQueueClientManager:
                         callback(body)
                     except Exception:
                         log.exception("status update callback failed for job %s", body.get("job_id"))
+            self._answer_ack(body)
         except ValueError as exc:
             log.error("ignoring malformed status update: %s", exc)
         finally:
             message.ack()
+
+    def _answer_ack(self, body):
+        """A server with ``amqp_acknowledge`` on republishes a status until it is acknowledged."""
+        try:
+            request = ack_request(body)
+            if request is not None:
+                answer_ack(self.exchange, *request)
+        except InvalidAckRequest as exc:
+            log.error("job %s: status update asks for an acknowledgement that cannot be sent: %s",
+                      body.get("job_id"), exc)
+        except Exception as exc:
+            log.warning("job %s: acknowledging its status update failed (%s: %s); the server will send it "
+                        "again", body.get("job_id"), type(exc).__name__, exc)
 
     def _record(self, body) -> bool:
         """Cache ``body``; True if it is news (not a repeat, nothing after a terminal status)."""
@@ -204,6 +226,11 @@ class MessageJobClient(BaseMessageJobClient):
     def kill(self):
         self.client_manager.exchange.publish("kill", {"job_id": self.job_id})
 
+    def request_status(self):
+        """Ask the server to publish this job's current status (``status`` queue; any state)."""
+        self.client_manager.exchange.publish("status", {"request": "status", "job_id": self.job_id,
+                                                        ACK_FORCE_NOACK_KEY: True})
+
 
 class MessageCLIJobClient(BaseMessageJobClient):
     """Starts ``scripts/submit.bash --base64 ...`` over a CLI shell (``shell_plugin``, e.g. SecureShell)."""
@@ -237,6 +264,8 @@ class MessageCLIJobClient(BaseMessageJobClient):
     def launch(self, command_line, dependencies_description=None, env=(), remote_staging=None,
                job_config=None):
         message = self.setup_message(command_line, dependencies_description, env, remote_staging, job_config)
+        # The job does not arrive over a queue: tell the LWR which exchange this client reads statuses on.
+        message["amqp_exchange"] = self.client_manager.exchange.exchange_name
         self.client_manager._ensure_consuming()
         result = self.shell.execute(self.launch_command(message))
         if result.returncode != 0:

@@ -1,4 +1,4 @@
-"""What the server does with one ``setup`` or ``kill`` message (spec §7), independent of AMQP.
+"""What the server does with one ``setup``, ``kill``, ``status`` or ``clean`` message, independent of AMQP.
 
 A handler returns only after the job is durably recorded (or the message
 was judged malformed and answered with a ``failed`` status in the outbox);
@@ -11,7 +11,8 @@ from typing import Optional
 
 from lwr.managers import status as job_status
 
-__all__ = ["MalformedMessage", "SetupHandler", "KillHandler", "decode_body", "failed_payload"]
+__all__ = ["MalformedMessage", "SetupHandler", "KillHandler", "CleanHandler", "StatusRequestHandler",
+           "decode_body", "failed_payload"]
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +52,22 @@ def _job_id(body: dict) -> str:
     return str(job_id)
 
 
-def failed_payload(job_id: str, reason: str) -> dict:
-    """A terminal ``failed`` status for a job LWR never created (full form, empty outputs)."""
-    return {"job_id": job_id, "complete": "true", "status": job_status.FAILED, "returncode": None,
+def failed_payload(job_id: str, reason: str, status: str = job_status.FAILED) -> dict:
+    """A terminal ``failed`` (or ``lost``) status for a job LWR never created (full form, empty outputs)."""
+    return {"job_id": job_id, "complete": "true", "status": status, "returncode": None,
             "stdout": "", "stderr": reason, "failure_reason": reason, "working_directory": None,
             "working_directory_contents": [], "outputs_directory_contents": [],
             "metadata_directory": None, "metadata_directory_contents": [], "system_properties": {}}
 
 
 class _Handler:
+    """``publish_status(job_id, status, payload, route)`` queues a status for the exchange ``route``."""
+
     kind = ""
 
-    def __init__(self, manager, publish_failed=None):
+    def __init__(self, manager, publish_status=None):
         self.manager = manager
-        self.publish_failed = publish_failed or (lambda job_id, payload: None)
+        self.publish_status = publish_status or (lambda job_id, status, payload, route: None)
 
     def _check_manager(self, body, job_id):
         named = body.get("manager") or body.get("manager_name")
@@ -72,7 +75,7 @@ class _Handler:
             raise MalformedMessage("message names manager %r but arrived on the queue of manager %r"
                                    % (named, self.manager.name), job_id)
 
-    def _fail(self, job_id: str, reason: str) -> None:
+    def _fail(self, job_id: str, reason: str, route=None) -> None:
         """Record ``reason`` as the job's failure and queue its ``failed`` status."""
         payload = None
         try:
@@ -91,15 +94,23 @@ class _Handler:
                 log.exception("job %s: could not record the failure in its directory", job_id)
         if payload is None:
             payload = failed_payload(job_id, reason)
-        self.publish_failed(job_id, payload)
+        self.publish_status(job_id, job_status.FAILED, payload, route)
 
 
 class SetupHandler(_Handler):
-    """``setup``: submit the job once; duplicates are acknowledged and ignored."""
+    """``setup``: submit the job once; duplicates are acknowledged and ignored.
+
+    ``remember_route(job_id, route)`` runs before the job is submitted, so its
+    statuses go back to the exchange the message came from.
+    """
 
     kind = "setup"
 
-    def handle(self, body) -> str:
+    def __init__(self, manager, publish_status=None, remember_route=None):
+        super().__init__(manager, publish_status)
+        self.remember_route = remember_route or (lambda job_id, route: None)
+
+    def handle(self, body, route=None) -> str:
         """Process one message body; returns ``submitted``, ``duplicate`` or ``rejected``."""
         job_id = None
         try:
@@ -109,17 +120,18 @@ class SetupHandler(_Handler):
                 log.info("job %s: duplicate setup message ignored (the job is already recorded)", job_id)
                 return "duplicate"
             self._check_manager(body, job_id)
+            self.remember_route(job_id, route)
             return self._submit(job_id, body)
         except MalformedMessage as exc:
             job_id = exc.job_id or job_id
             log.error("manager %s: rejected setup message%s: %s", self.manager.name,
                       " for job %s" % job_id if job_id else "", exc)
             if job_id:
-                self._fail(job_id, "LWR rejected the setup message: %s" % exc)
+                self._fail(job_id, "LWR rejected the setup message: %s" % exc, route)
             return "rejected"
         except Exception as exc:
             log.exception("job %s: setup failed", job_id)
-            self._fail(job_id, "LWR could not set up the job: %s" % exc)
+            self._fail(job_id, "LWR could not set up the job: %s" % exc, route)
             return "rejected"
 
     def _known(self, job_id) -> bool:
@@ -161,10 +173,10 @@ class _JobRequestHandler(_Handler):
     kind = ""
     done = ""
 
-    def act(self, job_id):  # pragma: no cover - abstract
+    def act(self, job_id, route):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def handle(self, body) -> str:
+    def handle(self, body, route=None) -> str:
         from lwr.managers.stateful import UnknownJob
 
         job_id = None
@@ -172,7 +184,7 @@ class _JobRequestHandler(_Handler):
             body = decode_body(body)
             job_id = _job_id(body)
             self._check_manager(body, job_id)
-            self.act(job_id)
+            self.act(job_id, route)
             log.info("job %s: %s on request from the message queue", job_id, self.done)
             return self.done
         except (UnknownJob, ValueError) as exc:
@@ -192,7 +204,7 @@ class KillHandler(_JobRequestHandler):
     kind = "kill"
     done = "killed"
 
-    def act(self, job_id):
+    def act(self, job_id, route):
         self.manager.kill(job_id)
 
 
@@ -202,5 +214,30 @@ class CleanHandler(_JobRequestHandler):
     kind = "clean"
     done = "cleaned"
 
-    def act(self, job_id):
+    def act(self, job_id, route):
         self.manager.clean(job_id)
+
+
+class StatusRequestHandler(_JobRequestHandler):
+    """``status`` (``{"request": "status", "job_id"}``): publish the job's current status, whatever it is.
+
+    The answer goes to the exchange the request came from.  A job this LWR
+    does not know is answered ``lost``, as the HTTP status route does.
+    """
+
+    kind = "status request"
+    done = "status queued"
+
+    def act(self, job_id, route):
+        from lwr.manager_endpoint_util import full_status
+        from lwr.managers.stateful import UnknownJob
+
+        try:
+            current = self.manager.get_status(job_id)
+        except UnknownJob:
+            log.warning("manager %s: status requested for unknown job %s; answering lost", self.manager.name,
+                        job_id)
+            self.publish_status(job_id, job_status.LOST,
+                                failed_payload(job_id, "LWR has no job %s" % job_id, job_status.LOST), route)
+            return
+        self.publish_status(job_id, current, full_status(self.manager, current, job_id), route)

@@ -11,6 +11,11 @@ one terminal entry per job is ever queued, and a terminal status coming from
 the job manager is queued only while the manager still lists the job as
 "terminal status pending" (so a status already confirmed is never queued
 again).
+
+Each entry also records the exchange it goes to (``route``; None = the
+binding's first) and a uuid for Pulsar's acknowledgement protocol.  With
+``amqp_acknowledge`` on, a published entry stays, marked with the time it was
+published, until the consumer's ``acknowledge_uuid_response`` names its uuid.
 """
 import hashlib
 import itertools
@@ -19,6 +24,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 from typing import Callable, List, Optional
 
 __all__ = ["StatusOutbox", "OutboxEntry", "TERMINAL_STATUSES"]
@@ -29,14 +35,27 @@ TERMINAL_STATUSES = ("complete", "failed", "lost")
 
 
 class OutboxEntry:
-    """One queued status message: ``payload`` is the ``status_update`` body."""
+    """One queued status message: ``payload`` is the ``status_update`` body.
 
-    def __init__(self, path: str, sequence: int, status: str, job_id: str, payload: dict):
+    ``published_at`` (epoch seconds) is set only while the entry waits for the
+    consumer's acknowledgement after the broker took it.
+    """
+
+    def __init__(self, path: str, sequence: int, status: str, job_id: str, payload: dict,
+                 route: Optional[str] = None, ack_uuid: Optional[str] = None,
+                 published_at: Optional[float] = None):
         self.path = path
         self.sequence = sequence
         self.status = status
         self.job_id = job_id
         self.payload = payload
+        self.route = route
+        self.ack_uuid = ack_uuid or str(uuid.uuid1())
+        self.published_at = published_at
+
+    def record(self) -> dict:
+        return {"job_id": self.job_id, "status": self.status, "payload": self.payload, "route": self.route,
+                "ack_uuid": self.ack_uuid, "published_at": self.published_at}
 
     @property
     def terminal(self) -> bool:
@@ -73,8 +92,8 @@ class StatusOutbox:
 
     # -- adding --------------------------------------------------------------------------------
     def put(self, job_id: str, status: str, payload: dict,
-            still_pending: Optional[Callable[[], bool]] = None) -> bool:
-        """Queue ``payload``; False when it was a duplicate (and nothing was written).
+            still_pending: Optional[Callable[[], bool]] = None, route: Optional[str] = None) -> bool:
+        """Queue ``payload`` for exchange ``route``; False when it was a duplicate (and nothing was written).
 
         ``still_pending`` (terminal statuses from the job manager): called under
         the outbox lock; the entry is queued only if it returns True.
@@ -87,7 +106,7 @@ class StatusOutbox:
                     return False
                 if still_pending is not None and not still_pending():
                     return False
-            entry = self._write(job_id, status, payload)
+            entry = self._write(job_id, status, payload, route)
             self._entries[entry.path] = entry
         self._wakeup.set()
         return True
@@ -95,19 +114,53 @@ class StatusOutbox:
     def _has(self, job_id, status) -> bool:
         return any(e.job_id == job_id and e.status == status for e in self._entries.values())
 
-    def _write(self, job_id, status, payload) -> OutboxEntry:
+    def _write(self, job_id, status, payload, route) -> OutboxEntry:
         sequence = time.time_ns() * 1000 + next(self._counter) % 1000
         name = "%025d.%s.%s.json" % (sequence, status, _job_key(job_id))
-        path = os.path.join(self.directory, name)
-        tmp = os.path.join(self.directory, ".%s.tmp" % name)
-        data = json.dumps({"job_id": job_id, "status": status, "payload": payload}).encode("utf-8")
+        entry = OutboxEntry(os.path.join(self.directory, name), sequence, status, job_id, payload, route)
+        self._store(entry)
+        return entry
+
+    def _store(self, entry: OutboxEntry) -> None:
+        """Write ``entry`` atomically (temporary name, fsync, rename over the old version)."""
+        tmp = os.path.join(self.directory, ".%s.tmp" % os.path.basename(entry.path))
         with open(tmp, "wb") as handle:
-            handle.write(data)
+            handle.write(json.dumps(entry.record()).encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, entry.path)
         _fsync_directory(self.directory)
-        return OutboxEntry(path, sequence, status, job_id, payload)
+
+    # -- acknowledgements ----------------------------------------------------------------------
+    def mark_published(self, entry: OutboxEntry, when: Optional[float] = None) -> None:
+        """The broker took ``entry``; keep it until its acknowledgement arrives (republished when late)."""
+        with self._lock:
+            if entry.path not in self._entries:
+                return
+            entry.published_at = time.time() if when is None else when
+            self._store(entry)
+
+    def acknowledged(self, ack_uuid: str) -> Optional[OutboxEntry]:
+        """Forget the entry whose acknowledgement arrived; None if no entry has that uuid."""
+        with self._lock:
+            for entry in list(self._entries.values()):
+                if entry.ack_uuid == ack_uuid:
+                    self.remove(entry)
+                    return entry
+        return None
+
+    def drop_superseded(self, job_id: str) -> List[OutboxEntry]:
+        """Forget the job's non-terminal entries still awaiting an acknowledgement.
+
+        Called once its terminal status went out: republishing an old ``running``
+        after that would move the job backwards on the consumer's side.
+        """
+        with self._lock:
+            stale = [e for e in self._entries.values()
+                     if e.job_id == job_id and not e.terminal and e.published_at is not None]
+            for entry in stale:
+                self.remove(entry)
+        return stale
 
     # -- reading and removing ------------------------------------------------------------------
     def pending(self) -> List[OutboxEntry]:
@@ -143,7 +196,8 @@ class StatusOutbox:
                 with open(path, "rb") as handle:
                     record = json.loads(handle.read().decode("utf-8"))
                 entries.append(OutboxEntry(path, sequence, record["status"], record["job_id"],
-                                           record["payload"]))
+                                           record["payload"], record.get("route"), record.get("ack_uuid"),
+                                           record.get("published_at")))
             except (ValueError, KeyError, OSError) as exc:
                 log.error("status outbox: discarding unreadable entry %s: %s", path, exc)
                 _unlink_quietly(path)

@@ -77,6 +77,9 @@ def _run(app, manager_name, job_config, poll_interval) -> int:
               file=sys.stderr)
         return 1
     job_id = str(job_config["job_id"])
+    binding = getattr(app, "message_queue_binding", None)
+    if binding is not None:
+        binding.remember_route(manager_name, job_id, job_config)  # before any status can be published
     submit_job(manager, job_config)
     log.info("job %s submitted to manager %s", job_id, manager_name)
     while True:
@@ -84,7 +87,6 @@ def _run(app, manager_name, job_config, poll_interval) -> int:
         if status.is_job_done(state):
             break
         time.sleep(max(poll_interval, 0.05))
-    binding = getattr(app, "message_queue_binding", None)
     if binding is not None and hasattr(binding, "wait_published") and not binding.wait_published():
         log.warning("job %s: its final status is not yet confirmed by the broker; it stays in the outbox "
                     "and is sent by the next LWR started with this persistence_directory", job_id)

@@ -18,13 +18,16 @@ import requests
 
 from test.support.server import REPO_ROOT, free_port
 
-__all__ = ["galaxy_enabled", "install_galaxy", "GalaxyServer", "GalaxyApi", "FIXTURES", "ENABLE_HINT"]
+__all__ = ["galaxy_enabled", "install_galaxy", "GalaxyServer", "GalaxyApi", "FIXTURES", "ENABLE_HINT",
+           "PULSAR_MQ_RUNNER"]
 
 FIXTURES = os.path.join(REPO_ROOT, "test", "fixtures", "galaxy")
 INSTALL_SCRIPT = os.path.join(REPO_ROOT, "scripts", "services", "install-galaxy.sh")
 ENABLE_HINT = "Galaxy tests install Galaxy 26 (~1.1 GB): set LWR_TEST_GALAXY=1 to run them"
 ADMIN_KEY = "lwr-test-bootstrap-admin-key-0123456789"
 TERMINAL_JOB_STATES = ("ok", "error", "deleted", "deleting", "failed", "stopped", "skipped")
+#: Galaxy's own message-queue runner (``load`` of a ``runners`` entry).
+PULSAR_MQ_RUNNER = "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
 
 
 def galaxy_enabled() -> bool:
