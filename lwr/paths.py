@@ -20,6 +20,9 @@ __all__ = [
 
 MAX_JOB_ID_LENGTH = 128
 MAX_NAME_LENGTH = 1024
+#: Longest single path component most file systems take (NAME_MAX); longer ones fail with
+#: ENAMETOOLONG deep in a write, so they are refused here, by what they encode to on disk.
+MAX_COMPONENT_BYTES = 255
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -62,6 +65,10 @@ def check_relative_name(name) -> str:
         raise InvalidPath("file name %r reaches outside its directory ('..')" % name)
     if not parts:
         raise InvalidPath("file name %r names no file" % name)
+    for part in parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_COMPONENT_BYTES:
+            raise InvalidPath("file name component %r... is longer than %d bytes"
+                              % (part[:32], MAX_COMPONENT_BYTES))
     return "/".join(parts)
 
 

@@ -1,6 +1,5 @@
 """The REST routes of spec §1.3; each is also served under ``/managers/{manager_name}``."""
 import errno
-import json
 import logging
 import os
 
@@ -8,7 +7,7 @@ import lwr
 from lwr import paths
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
-from lwr.util import asbool
+from lwr.util import JsonTooDeep, asbool, loads_bounded
 from lwr.web.files import file_response, write_body_to_path
 from lwr.web.framework import HttpError, route
 
@@ -21,7 +20,9 @@ def _json_param(name, text, default):
     if text is None or text == "":
         return default
     try:
-        return json.loads(text)
+        return loads_bounded(text)
+    except JsonTooDeep as exc:
+        raise HttpError(400, "parameter %r is %s" % (name, exc))
     except ValueError as exc:
         raise HttpError(400, "parameter %r is not valid JSON: %s" % (name, exc))
 
@@ -122,7 +123,7 @@ def _token_endpoint(text):
     if text is None or text == "":
         return None
     try:
-        value = json.loads(text)
+        value = loads_bounded(text)
     except ValueError:
         return text
     return value.get("token_endpoint") if isinstance(value, dict) else value
