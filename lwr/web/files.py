@@ -4,6 +4,7 @@ import tempfile
 
 from webob import Response
 
+from lwr import paths
 from lwr.util import CHUNK_SIZE, copy_stream
 from lwr.web.framework import HttpError
 
@@ -61,6 +62,17 @@ def write_body_to_path(environ, path) -> int:
     return size
 
 
+def _opened_inside(handle, root) -> bool:
+    """True when the open file is below ``root`` (by /proc's name for the descriptor on Linux;
+    elsewhere by the path's resolved name)."""
+    fd_link = "/proc/self/fd/%d" % handle.fileno()
+    try:
+        opened = os.readlink(fd_link)
+    except OSError:
+        opened = os.path.realpath(handle.name)
+    return paths.is_in_directory(opened, os.path.realpath(root))
+
+
 class _FileIterable:
     """Iterates a file in ``CHUNK_SIZE`` pieces and closes it (fallback without wsgi.file_wrapper)."""
 
@@ -78,13 +90,17 @@ class _FileIterable:
         self.handle.close()
 
 
-def file_response(environ, path, missing_message):
-    """A streaming response for ``path`` with an explicit Content-Length; 404 if it is not a file."""
+def file_response(environ, path, missing_message, root=None):
+    """A streaming response for ``path`` with an explicit Content-Length; 404 if it is not a file.
+
+    With ``root``, the file actually opened must lie inside it: checked on the open file
+    itself, so a symlink swapped in after the caller checked the path is still refused.
+    """
     try:
         handle = open(path, "rb")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         raise HttpError(404, missing_message)
-    if not os.path.isfile(path):
+    if not os.path.isfile(path) or (root is not None and not _opened_inside(handle, root)):
         handle.close()
         raise HttpError(404, missing_message)
     size = os.fstat(handle.fileno()).st_size

@@ -191,7 +191,8 @@ def path(manager, job_id, name, type):
 def download_output(manager, environ, job_id, name, type="output"):
     job_directory = _job_directory(manager, job_id)
     output_path = job_directory.output_path(name, type)
-    return file_response(environ, output_path, "job %s has no %s file %r" % (job_id, type, name))
+    return file_response(environ, output_path, "job %s has no %s file %r" % (job_id, type, name),
+                         root=job_directory.path)
 
 
 @route("GET", "/healthz", "json")
