@@ -45,9 +45,16 @@ class LwrApp:
 
     @staticmethod
     def _build_authorizer(conf):
+        from lwr.manager_factory import ConfigurationError
         from lwr.tools.authorization import get_authorizer
+        from lwr.tools.restrictions import POLICY_OPTIONS, RestrictionPolicy
         tool_configs = conf.get("tool_config_files") or conf.get("tool_config_file")
-        return get_authorizer(tool_configs)
+        if not tool_configs:
+            for option in POLICY_OPTIONS:
+                if conf.get(option):
+                    raise ConfigurationError("%s only applies to a server restricted by tool_config_files"
+                                             % option)
+        return get_authorizer(tool_configs, RestrictionPolicy.from_config(conf))
 
     @staticmethod
     def _build_dependency_manager(conf):

@@ -137,7 +137,14 @@ class BaseManager:
         return _first_stream(self.job_directory(job_id), (name, legacy_name)) or ""
 
     # -- launching ----------------------------------------------------------------------------
-    def _check_execution(self, job_directory: JobDirectory, command_line: str) -> None:
+    def authorize_submission(self, job_id: str, job_config: dict) -> None:
+        """Tool-based authorization of a whole submit request (for the tool the job was set up
+        for), before any of it is stored."""
+        job_directory = self.job_directory(job_id)
+        tool_id = job_directory.load_metadata("tool_id", "")
+        self.authorizer.get_authorization(tool_id).authorize_submission(job_directory, job_config)
+
+    def _check_execution(self, job_directory: JobDirectory, command_line: str):
         """Tool-based authorization of staged tool files, configs and the raw command line."""
         tool_id = job_directory.load_metadata("tool_id", "")
         authorization = self.authorizer.get_authorization(tool_id)
@@ -150,6 +157,7 @@ class BaseManager:
         for name in sorted(os.listdir(config_dir)) if os.path.isdir(config_dir) else []:
             authorization.authorize_config_file(job_directory, name, os.path.join(config_dir, name))
         authorization.authorize_execution(job_directory, command_line)
+        return authorization
 
     def _expand_command_line(self, command_line: str, dependencies_description) -> str:
         if not dependencies_description:
@@ -183,7 +191,9 @@ class BaseManager:
                           env=(), headers: str = "") -> str:
         """Authorize, expand dependencies, write ``command.sh`` (mode 0700) and return its path."""
         job_directory = self.job_directory(job_id)
-        self._check_execution(job_directory, command_line)
+        authorization = self._check_execution(job_directory, command_line)
+        authorization.authorize_dependencies(dependencies_description)
+        env = authorization.authorize_env(job_directory, env)
         command = self._expand_command_line(command_line, dependencies_description)
         options = job_directory.load_metadata(SETUP_OPTIONS) or {}
         pre, post = ("", "")
