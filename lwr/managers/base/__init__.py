@@ -86,9 +86,7 @@ class BaseManager:
     def clean(self, job_id: str) -> None:
         if self.debug:
             return
-        job_directory = self.job_directory(job_id)
-        job_directory.delete()
-        self.lock_manager.forget(job_directory.path + os.sep)
+        self.job_directory(job_id).delete()
 
     def system_properties(self) -> dict:
         properties = {"separator": os.sep}
