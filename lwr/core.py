@@ -4,6 +4,9 @@ import os
 
 from lwr.locks import LockManager
 from lwr.manager_factory import build_managers
+from lwr.managers.base import leftovers
+from lwr.managers.retention import JobReaper, RetentionPolicy
+from lwr.util import asbool
 
 __all__ = ["LwrApp", "DEFAULT_PRIVATE_KEY"]
 
@@ -26,6 +29,9 @@ class LwrApp:
         self.persistence_directory = os.path.abspath(
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
+        retention_policy = self._build_retention_policy(conf)
+        # Before any manager exists: what is older than this mark was left by an earlier server.
+        started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
         self.authorizer = self._build_authorizer(conf)
         self.object_store = self._build_object_store(conf, self.staging_directory)
@@ -42,6 +48,17 @@ class LwrApp:
                 for manager in self.managers.values():
                     manager.shutdown()
                 raise
+        publishes = bool(conf.get("message_queue_url")) and asbool(conf.get("message_queue_publish"), True)
+        self.job_reaper = JobReaper(self.staging_directory, self.managers, retention_policy, started_ns,
+                                    self.lock_manager, honour_pending_publication=publishes).start()
+
+    @staticmethod
+    def _build_retention_policy(conf):
+        from lwr.manager_factory import ConfigurationError
+        try:
+            return RetentionPolicy.from_config(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
 
     @staticmethod
     def _build_authorizer(conf):
@@ -98,6 +115,7 @@ class LwrApp:
         return Cache(cache_dir)
 
     def shutdown(self, timeout=None):
+        self.job_reaper.shutdown(timeout)
         if self.message_queue_binding is not None:
             try:
                 self.message_queue_binding.shutdown()

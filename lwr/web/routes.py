@@ -165,6 +165,7 @@ def upload_file(manager, file_cache, job_id, name, type, body, ip, cache_token=N
 
 def _copy_from_cache(file_cache, cache_token, path):
     import shutil
+    import tempfile
 
     if file_cache is None:
         raise HttpError(400, "cache_token given but this LWR has no file_cache_dir")
@@ -174,9 +175,14 @@ def _copy_from_cache(file_cache, cache_token, path):
         raise HttpError(400, "invalid cache_token: %s" % exc)
     if not os.path.exists(source):
         raise HttpError(404, "no cached file for that cache_token")
-    tmp = path + ".cache-part"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=".cache-", suffix=".part", dir=os.path.dirname(path))
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 @route("GET", "/jobs/{job_id}/files/path", "json")

@@ -5,7 +5,6 @@ import shlex
 import uuid
 
 from lwr.managers import status
-from lwr.managers.base import reaper
 from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT, TOOL_STDERR, TOOL_STDOUT, JobDirectory
 from lwr.managers.util.job_script import job_script
 from lwr.util import asbool
@@ -36,7 +35,6 @@ class BaseManager:
         self.app = app
         self.staging_directory = os.path.abspath(app.staging_directory)
         os.makedirs(self.staging_directory, exist_ok=True)
-        reaper.sweep(self.staging_directory)
         self.lock_manager = app.lock_manager
         self.authorizer = app.authorizer
         self.dependency_manager = app.dependency_manager
