@@ -10,18 +10,9 @@ import pytest
 from lwr.core import LwrApp
 from lwr.manager_factory import ConfigurationError
 from lwr.managers.retention import RetentionPolicy, parse_duration
+from test.mq_unit_test import _wait
 
 HOUR = 3600.0
-
-
-def _wait(predicate, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 @pytest.mark.parametrize("text, seconds", [("7", 7 * 86400.0), ("1.5d", 1.5 * 86400), ("12h", 12 * HOUR),
@@ -63,7 +54,7 @@ def app(tmp_path):
 def _run(manager, job_id, command="true", final=("complete",)):
     manager.setup_job(job_id, None, None)
     manager.launch(job_id, command)
-    _wait(lambda: manager.get_status(job_id) in final)
+    _wait(lambda: manager.get_status(job_id) in final, timeout=30)
 
 
 def _exists(app, job_id):
@@ -79,7 +70,7 @@ def test_terminal_jobs_go_after_cleanup_after_running_and_recent_ones_stay(app, 
     manager.kill("cancelled")
     manager.setup_job("running", None, None)
     manager.launch("running", "sleep 60")
-    _wait(lambda: manager.get_status("running") == "running")
+    _wait(lambda: manager.get_status("running") == "running", timeout=30)
     manager.setup_job("unsubmitted", None, None)
     reaper = lwr.job_reaper
 
