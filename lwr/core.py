@@ -7,6 +7,7 @@ from lwr.manager_factory import build_managers
 from lwr.managers.base import leftovers
 from lwr.managers.retention import JobReaper, RetentionPolicy
 from lwr.util import asbool
+from lwr.util.malloc import limit_malloc_arenas
 
 __all__ = ["LwrApp", "DEFAULT_PRIVATE_KEY"]
 
@@ -21,6 +22,7 @@ class LwrApp:
     """Holds managers, file cache, authorizer and message-queue binding; knows nothing of HTTP."""
 
     def __init__(self, global_conf=None, **conf):
+        limit_malloc_arenas()  # before this app's threads exist (see lwr.util.malloc)
         conf = {k: v for k, v in conf.items() if v is not None}
         self.config = conf
         self.global_conf = global_conf or {}

@@ -128,6 +128,7 @@ class RoutingApp:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return HttpError(507, "the LWR server is out of disk space: %s" % exc.strerror)
         if isinstance(exc, RecursionError):  # a structure nested past what Python can walk
+            log.warning("%s %s: input nested too deeply (%s)", request.method, request.environ.get("PATH_INFO"), exc)
             return HttpError(400, "the request is nested too deeply to process")
         log.exception("%s %s failed", request.method, request.environ.get("PATH_INFO"))
         return HttpError(500, "internal error in LWR (details in the server log): %s: %s"
