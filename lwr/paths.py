@@ -16,6 +16,7 @@ __all__ = [
     "is_in_directory",
     "safe_join",
     "resolve_inside",
+    "opened_inside",
 ]
 
 MAX_JOB_ID_LENGTH = 128
@@ -102,3 +103,16 @@ def resolve_inside(path: str, root: str) -> str:
     if not is_in_directory(real_path, real_root):
         raise InvalidPath("path %r resolves outside the job directory" % posixpath.basename(path))
     return path
+
+
+def opened_inside(handle, root: str) -> bool:
+    """True when the open file ``handle`` lies below ``root``.
+
+    Checked on the open descriptor (its name in ``/proc/self/fd`` on Linux, else the
+    resolved path), so a symlink swapped in after a path was checked is still caught.
+    """
+    try:
+        opened = os.readlink("/proc/self/fd/%d" % handle.fileno())
+    except OSError:
+        opened = os.path.realpath(handle.name)
+    return is_in_directory(opened, os.path.realpath(root))

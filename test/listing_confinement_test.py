@@ -109,3 +109,17 @@ def test_server_side_collection_pushes_nothing_from_outside(lwr_server, outside,
     assert os.listdir(str(destination)) == []
     assert status["status"] == "complete", status  # nothing outside was even attempted
     assert status["working_directory_contents"] == []
+
+
+@pytest.mark.server
+def test_streams_replaced_by_links_are_not_read_into_the_status(lwr_server, outside):
+    secret = os.path.join(outside, SECRET_NAME)
+    command = ("cd ../metadata && for s in tool_stdout tool_stderr job_stdout job_stderr; do "
+               "rm -f $s; ln -s {secret} $s; done; cd .. && rm -f stdout stderr && "
+               "ln -s {secret} stdout && ln -s {secret} stderr").format(secret=secret)
+    lwr_server.json("POST", "jobs", {"job_id": "streams"})
+    assert lwr_server.request("POST", "jobs/streams/submit", {"command_line": command}) == (200, b"OK")
+    status = _wait_done(lwr_server, "streams")
+    assert SECRET.decode().strip() not in json.dumps(status), status
+    for key in ("stdout", "stderr", "job_stdout", "job_stderr"):
+        assert status.get(key) in ("", None), (key, status.get(key))

@@ -62,17 +62,6 @@ def write_body_to_path(environ, path) -> int:
     return size
 
 
-def _opened_inside(handle, root) -> bool:
-    """True when the open file is below ``root`` (by /proc's name for the descriptor on Linux;
-    elsewhere by the path's resolved name)."""
-    fd_link = "/proc/self/fd/%d" % handle.fileno()
-    try:
-        opened = os.readlink(fd_link)
-    except OSError:
-        opened = os.path.realpath(handle.name)
-    return paths.is_in_directory(opened, os.path.realpath(root))
-
-
 class _FileIterable:
     """Iterates a file in ``CHUNK_SIZE`` pieces and closes it (fallback without wsgi.file_wrapper)."""
 
@@ -100,7 +89,7 @@ def file_response(environ, path, missing_message, root=None):
         handle = open(path, "rb")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         raise HttpError(404, missing_message)
-    if not os.path.isfile(path) or (root is not None and not _opened_inside(handle, root)):
+    if not os.path.isfile(path) or (root is not None and not paths.opened_inside(handle, root)):
         handle.close()
         raise HttpError(404, missing_message)
     size = os.fstat(handle.fileno()).st_size

@@ -1,5 +1,6 @@
 """A job's directory on disk: ``<staging_directory>/<job_id>/`` (spec §2)."""
 import errno
+import logging
 import os
 import shutil
 import tempfile
@@ -35,6 +36,8 @@ TOOL_STDERR = os.path.join("metadata", "tool_stderr")
 
 
 _SHRINK_JOIN = b"\n..\n"
+
+log = logging.getLogger(__name__)
 
 
 class JobExists(Exception):
@@ -172,7 +175,7 @@ class JobDirectory:
     def read_text(self, name: str, default: str = "") -> str:
         """A raw text file of the job directory (stdout, stderr), decoded leniently."""
         try:
-            with open(self._metadata_path(name), "rb") as handle:
+            with self._open_inside(name) as handle:
                 return handle.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return default
@@ -182,7 +185,7 @@ class JobDirectory:
         ``limit`` bytes of it: a longer file keeps its head and tail joined by ``\n..\n``.
         ``default`` when the file does not exist."""
         try:
-            handle = open(self._metadata_path(name), "rb")
+            handle = self._open_inside(name)
         except (FileNotFoundError, NotADirectoryError):
             return default
         with handle:
@@ -195,6 +198,17 @@ class JobDirectory:
                 handle.seek(size - tail_size)
                 data = head + _SHRINK_JOIN + handle.read(tail_size)
         return data.decode("utf-8", errors="replace")
+
+    def _open_inside(self, name: str):
+        """Open a file of the job for reading; one that is (or is reached through) a link
+        leading out of the job directory counts as missing: a job's streams go into status
+        responses, and a job must not make the server read another user's files into them."""
+        handle = open(self._metadata_path(name), "rb")
+        if not paths.opened_inside(handle, self.path):
+            handle.close()
+            log.warning("job %s: %s leads out of the job directory; not read", self.job_id, name)
+            raise FileNotFoundError(name)
+        return handle
 
     # -- listings -----------------------------------------------------------------------------
     def working_directory_contents(self):
