@@ -2,11 +2,11 @@
 must not make the server list, serve or push anything outside the job directory."""
 import json
 import os
-import time
 
 import pytest
 
 from lwr.managers.base.directory import JobDirectory
+from test.server_routes_test import wait_done
 
 SECRET_NAME = "outside-secret-name"
 SECRET = b"contents outside the job directory\n"
@@ -63,16 +63,6 @@ def test_directory_linked_elsewhere_inside_the_job_is_not_listed_twice(job):
 
 
 # -- through a real server -------------------------------------------------------------------------
-def _wait_done(server, job_id, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = server.json("GET", "jobs/%s/status" % job_id)
-        if status["complete"] == "true":
-            return status
-        time.sleep(0.05)
-    raise AssertionError("job %s did not finish: %r" % (job_id, status))
-
-
 def _replace_by_links(outside):
     # The job runs in working/; it swaps each listed directory for a link to ``outside``.
     return ("cd .. && rm -rf outputs metadata && ln -s {o} outputs && ln -s {o} metadata && "
@@ -84,7 +74,7 @@ def test_status_and_downloads_stay_inside_the_job(lwr_server, outside):
     lwr_server.json("POST", "jobs", {"job_id": "links"})
     assert lwr_server.request("POST", "jobs/links/submit",
                               {"command_line": _replace_by_links(outside)}) == (200, b"OK")
-    status = _wait_done(lwr_server, "links")
+    status = wait_done(lwr_server, "links")
     assert status["status"] == "complete", status
     for key in LISTED.values():
         assert status[key] == [], (key, status[key])
@@ -105,7 +95,7 @@ def test_server_side_collection_pushes_nothing_from_outside(lwr_server, outside,
     lwr_server.json("POST", "jobs", {"job_id": "push"})
     assert lwr_server.request("POST", "jobs/push/submit", {
         "command_line": _replace_by_links(outside), "remote_staging": json.dumps(remote_staging)}) == (200, b"OK")
-    status = _wait_done(lwr_server, "push")
+    status = wait_done(lwr_server, "push")
     assert os.listdir(str(destination)) == []
     assert status["status"] == "complete", status  # nothing outside was even attempted
     assert status["working_directory_contents"] == []
@@ -119,7 +109,7 @@ def test_streams_replaced_by_links_are_not_read_into_the_status(lwr_server, outs
                "ln -s {secret} stdout && ln -s {secret} stderr").format(secret=secret)
     lwr_server.json("POST", "jobs", {"job_id": "streams"})
     assert lwr_server.request("POST", "jobs/streams/submit", {"command_line": command}) == (200, b"OK")
-    status = _wait_done(lwr_server, "streams")
+    status = wait_done(lwr_server, "streams")
     assert SECRET.decode().strip() not in json.dumps(status), status
     for key in ("stdout", "stderr", "job_stdout", "job_stderr"):
         assert status.get(key) in ("", None), (key, status.get(key))
