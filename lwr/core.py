@@ -4,6 +4,10 @@ import os
 
 from lwr.locks import LockManager
 from lwr.manager_factory import build_managers
+from lwr.managers.base import leftovers
+from lwr.managers.retention import JobReaper, RetentionPolicy
+from lwr.util import asbool
+from lwr.util.malloc import limit_malloc_arenas
 
 __all__ = ["LwrApp", "DEFAULT_PRIVATE_KEY"]
 
@@ -18,6 +22,7 @@ class LwrApp:
     """Holds managers, file cache, authorizer and message-queue binding; knows nothing of HTTP."""
 
     def __init__(self, global_conf=None, **conf):
+        limit_malloc_arenas()  # before this app's threads exist (see lwr.util.malloc)
         conf = {k: v for k, v in conf.items() if v is not None}
         self.config = conf
         self.global_conf = global_conf or {}
@@ -26,6 +31,9 @@ class LwrApp:
         self.persistence_directory = os.path.abspath(
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
+        retention_policy = self._build_retention_policy(conf)
+        # Before any manager exists: what is older than this mark was left by an earlier server.
+        started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
         self.authorizer = self._build_authorizer(conf)
         self.object_store = self._build_object_store(conf, self.staging_directory)
@@ -42,12 +50,30 @@ class LwrApp:
                 for manager in self.managers.values():
                     manager.shutdown()
                 raise
+        publishes = bool(conf.get("message_queue_url")) and asbool(conf.get("message_queue_publish"), True)
+        self.job_reaper = JobReaper(self.staging_directory, self.managers, retention_policy, started_ns,
+                                    self.lock_manager, honour_pending_publication=publishes).start()
+
+    @staticmethod
+    def _build_retention_policy(conf):
+        from lwr.manager_factory import ConfigurationError
+        try:
+            return RetentionPolicy.from_config(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
 
     @staticmethod
     def _build_authorizer(conf):
+        from lwr.manager_factory import ConfigurationError
         from lwr.tools.authorization import get_authorizer
+        from lwr.tools.restrictions import POLICY_OPTIONS, RestrictionPolicy
         tool_configs = conf.get("tool_config_files") or conf.get("tool_config_file")
-        return get_authorizer(tool_configs)
+        if not tool_configs:
+            for option in POLICY_OPTIONS:
+                if conf.get(option):
+                    raise ConfigurationError("%s only applies to a server restricted by tool_config_files"
+                                             % option)
+        return get_authorizer(tool_configs, RestrictionPolicy.from_config(conf))
 
     @staticmethod
     def _build_dependency_manager(conf):
@@ -91,6 +117,7 @@ class LwrApp:
         return Cache(cache_dir)
 
     def shutdown(self, timeout=None):
+        self.job_reaper.shutdown(timeout)
         if self.message_queue_binding is not None:
             try:
                 self.message_queue_binding.shutdown()

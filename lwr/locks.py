@@ -1,14 +1,21 @@
 """Per-path locks.  LWR is a single process, so in-process re-entrant locks suffice."""
 import threading
+import weakref
 
 __all__ = ["LockManager"]
 
 
 class LockManager:
-    """Hands out one re-entrant lock per path; the same path always gets the same lock."""
+    """Hands out one re-entrant lock per path: while anyone holds (or waits for) a path's lock,
+    everyone asking for that path gets the same lock.
+
+    Locks are kept only as long as someone refers to them (``with job_directory.lock():``
+    holds its lock for the whole block), so the map does not grow with the number of jobs
+    a server has ever seen.
+    """
 
     def __init__(self):
-        self._locks = {}
+        self._locks = weakref.WeakValueDictionary()
         self._guard = threading.Lock()
 
     def get_lock(self, path: str) -> threading.RLock:
@@ -18,8 +25,5 @@ class LockManager:
                 lock = self._locks[path] = threading.RLock()
             return lock
 
-    def forget(self, path_prefix: str) -> None:
-        """Drop the locks of a cleaned job so the map does not grow forever."""
-        with self._guard:
-            for key in [k for k in self._locks if k.startswith(path_prefix)]:
-                del self._locks[key]
+    def __len__(self) -> int:
+        return len(self._locks)

@@ -113,6 +113,13 @@ def submit_job(manager, job_config):
         if isinstance(command_line, str):
             command_line = command_line.replace(JOBS_DIRECTORY_TOKEN, job_directory.staging_directory)
             command_line = command_line.replace(JOB_DIRECTORY_TOKEN, job_directory.path)
+    try:
+        # A restricted server refuses here, before anything of the submission is stored.
+        manager.authorize_submission(job_id, dict(job_config, job_id=job_id, command_line=command_line))
+    except Exception:
+        if setup_params:
+            manager.job_directory(job_id).delete()  # the setup made for this submit goes too
+        raise
     touch_outputs = _name_list(job_config.get("touch_outputs") or [])
     dynamic_file_sources = _dynamic_file_sources(job_config.get("dynamic_file_sources"))
     remote_staging = job_config.get("remote_staging") or {}

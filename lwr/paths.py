@@ -16,10 +16,14 @@ __all__ = [
     "is_in_directory",
     "safe_join",
     "resolve_inside",
+    "opened_inside",
 ]
 
 MAX_JOB_ID_LENGTH = 128
 MAX_NAME_LENGTH = 1024
+#: Longest single path component most file systems take (NAME_MAX); longer ones fail with
+#: ENAMETOOLONG deep in a write, so they are refused here, by what they encode to on disk.
+MAX_COMPONENT_BYTES = 255
 _JOB_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -62,6 +66,10 @@ def check_relative_name(name) -> str:
         raise InvalidPath("file name %r reaches outside its directory ('..')" % name)
     if not parts:
         raise InvalidPath("file name %r names no file" % name)
+    for part in parts:
+        if len(part.encode("utf-8", "surrogateescape")) > MAX_COMPONENT_BYTES:
+            raise InvalidPath("file name component %r... is longer than %d bytes"
+                              % (part[:32], MAX_COMPONENT_BYTES))
     return "/".join(parts)
 
 
@@ -95,3 +103,16 @@ def resolve_inside(path: str, root: str) -> str:
     if not is_in_directory(real_path, real_root):
         raise InvalidPath("path %r resolves outside the job directory" % posixpath.basename(path))
     return path
+
+
+def opened_inside(handle, root: str) -> bool:
+    """True when the open file ``handle`` lies below ``root``.
+
+    Checked on the open descriptor (its name in ``/proc/self/fd`` on Linux, else the
+    resolved path), so a symlink swapped in after a path was checked is still caught.
+    """
+    try:
+        opened = os.readlink("/proc/self/fd/%d" % handle.fileno())
+    except OSError:
+        opened = os.path.realpath(handle.name)
+    return is_in_directory(opened, os.path.realpath(root))

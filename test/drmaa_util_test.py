@@ -261,21 +261,54 @@ def write_server_ini(tmp_path, staging="staging"):
 
 @pytest.mark.parametrize("job_id", ["..", "../etc", "a/b", "", "."])
 def test_chown_rejects_job_ids_outside_staging(tmp_path, job_id):
-    ini = write_server_ini(tmp_path)
     (tmp_path / "staging").mkdir()
     with pytest.raises(ScriptError):
-        chown_working_directory.resolve_job_directory(job_id, None, ini)
+        chown_working_directory.resolve_job_directory(job_id, None, os.path.realpath(tmp_path / "staging"))
 
 
 def test_chown_rejects_symlinked_job_directory_escaping_staging(tmp_path):
-    ini = write_server_ini(tmp_path)
     (tmp_path / "staging").mkdir()
     (tmp_path / "outside").mkdir()
     (tmp_path / "staging" / "job1").symlink_to(tmp_path / "outside")
+    staging = os.path.realpath(tmp_path / "staging")
     with pytest.raises(ScriptError, match="not inside"):
-        chown_working_directory.resolve_job_directory("job1", None, ini)
+        chown_working_directory.resolve_job_directory("job1", None, staging)
     with pytest.raises(ScriptError, match="not inside"):
-        chown_working_directory.resolve_job_directory(None, str(tmp_path / "outside"), ini)
+        chown_working_directory.resolve_job_directory(None, str(tmp_path / "outside"), staging)
+
+
+@pytest.mark.parametrize("staging, words", [("relative/staging", "absolute"), ("/", "not a directory"),
+                                            ("/nonexistent-lwr-staging", "No such file")])
+def test_chown_refuses_a_staging_directory_it_cannot_trust(staging, words):
+    with pytest.raises(ScriptError, match=words):
+        chown_working_directory.check_staging_directory(staging, os.getuid())
+
+
+def test_chown_refuses_a_staging_directory_of_another_user(tmp_path):
+    (tmp_path / "staging").mkdir()
+    with pytest.raises(ScriptError, match="not owned by the calling user"):
+        chown_working_directory.check_staging_directory(str(tmp_path / "staging"), os.getuid() + 1)
+    assert chown_working_directory.check_staging_directory(str(tmp_path / "staging"), os.getuid()) == \
+        os.path.realpath(tmp_path / "staging")
+
+
+def test_chown_uses_the_staging_directory_it_is_given_not_a_server_ini_nearby(tmp_path, monkeypatch):
+    decoy = tmp_path / "checkout"
+    decoy.mkdir()
+    write_server_ini(decoy, staging="lwr_staging")  # what ./run.sh leaves in the LWR directory
+    (decoy / "lwr_staging").mkdir()
+    job = tmp_path / "srv" / "staging" / "job1"
+    job.mkdir(parents=True)
+    monkeypatch.chdir(decoy)
+    changed = []
+    monkeypatch.setattr(chown_working_directory, "chown_tree", lambda path, uid: changed.append(path))
+    uid = pwd.getpwuid(os.getuid()).pw_name
+    staging = str(tmp_path / "srv" / "staging")
+    assert chown_working_directory.main(["--user", uid, "--job_id", "job1", "--staging_directory", staging]) == 0
+    assert chown_working_directory.main(["--user", uid, "--job_directory", str(job),
+                                         "--staging_directory", staging]) == 0
+    assert changed == [os.path.realpath(job)] * 2
+    assert chown_working_directory.main(["--user", uid, "--job_id", "job1"]) == 1  # ./server.ini's staging
 
 
 def require_root_and_user():

@@ -100,3 +100,63 @@ def test_missing_or_disallowed_user_reads_failed_and_server_keeps_serving(server
     for word in words:
         assert word in final["stderr"], final
     assert server.json("GET", "healthz")["status"] == "ok"
+
+
+# -- uploads (mode 0600) reach the job's user; a server.ini in the LWR directory is not used -------
+TOOL_SCRIPT = """# Galaxy-style tool_script.sh (uploaded as type jobdir): reads what was uploaded, as the user.
+set -e
+cd "$(dirname "$0")/working"
+{ id -un
+  stat -c '%U %a' ../inputs/data.txt ../configs/opts.conf ../tool_files/tool.sh
+  cat ../inputs/data.txt ../configs/opts.conf
+  sh ../tool_files/tool.sh
+} > ../outputs/out.txt
+"""
+
+
+@pytest.fixture
+def decoy_server_ini():
+    """A server.ini in the LWR directory, as `./run.sh --daemon` leaves there, naming another
+    staging directory (an existing one is used as it is)."""
+    from test.support.server import REPO_ROOT
+
+    path = os.path.join(REPO_ROOT, "server.ini")
+    if os.path.exists(path):
+        yield path
+        return
+    decoy = tempfile.mkdtemp(prefix="lwr-decoy-", dir="/var/tmp")
+    with open(path, "w") as handle:
+        handle.write("[app:main]\npaste.app_factory = lwr.web.wsgi:app_factory\nstaging_directory = %s\n" % decoy)
+    try:
+        yield path
+    finally:
+        os.unlink(path)
+        shutil.rmtree(decoy, ignore_errors=True)
+
+
+@pytest.mark.parametrize("manager", [None, "prod"])
+def test_uploaded_files_reach_the_user_despite_a_server_ini_in_the_lwr_directory(server, decoy_server_ini, manager):
+    prefix = "" if manager is None else "managers/%s/" % manager
+    job_id = "up-%s" % (manager or "default")
+    config = server.json("POST", prefix + "jobs", {"job_id": job_id})
+    uploads = {("data.txt", "input"): b"input data\n", ("opts.conf", "config"): b"--opt=1\n",
+               ("tool.sh", "tool"): b"echo tool ran as $(id -un)\n", ("tool_script.sh", "jobdir"): TOOL_SCRIPT.encode()}
+    for (name, kind), data in uploads.items():
+        path = server.json("POST", prefix + "jobs/%s/files" % job_id, {"name": name, "type": kind}, data=data)["path"]
+        assert os.stat(path).st_mode & 0o777 == 0o600, path
+    script = os.path.join(os.path.dirname(config["working_directory"]), "tool_script.sh")
+    code, body = server.request("POST", prefix + "jobs/%s/submit" % job_id,
+                                {"command_line": "bash %s" % script, "params": '{"user": "%s"}' % TEST_USER})
+    assert (code, body) == (200, b"OK")
+    if manager is None:  # the default manager submits held jobs (native_specification -h)
+        wait_for(server, job_id, ["queued"], manager=manager)
+        qrls(external_id(server, job_id))
+    final = wait_for(server, job_id, TERMINAL, timeout=90, manager=manager)
+    assert (final["status"], final["returncode"]) == ("complete", 0), final
+    code, body = server.request("GET", prefix + "jobs/%s/files" % job_id, {"name": "out.txt"})
+    assert code == 200
+    assert body.decode().splitlines() == [
+        TEST_USER, "%s 600" % TEST_USER, "%s 600" % TEST_USER, "%s 600" % TEST_USER,
+        "input data", "--opt=1", "tool ran as %s" % TEST_USER]
+    job_directory = os.path.join(server.staging_directory, job_id)
+    assert owner(job_directory) == "root" and owner(os.path.join(job_directory, "outputs", "out.txt")) == "root"

@@ -46,3 +46,14 @@ def test_resolve_inside_refuses_planted_symlink(tmp_path):
     with pytest.raises(paths.InvalidPath):
         paths.resolve_inside(str(job / "outputs" / "link" / "passwd"), str(job))
     assert paths.resolve_inside(str(job / "outputs" / "ok"), str(job))
+
+
+@pytest.mark.parametrize("name", ["x" * 256, "a/" + "x" * 256, "é" * 128, "x" * 256 + "/a"])
+def test_name_components_over_255_bytes_are_refused(name):
+    with pytest.raises(paths.InvalidPath, match="longer than 255 bytes"):
+        paths.check_relative_name(name)
+
+
+@pytest.mark.parametrize("name", ["x" * 255, "a/" + "x" * 255, "é" * 127])
+def test_name_components_up_to_255_bytes_pass(name):
+    assert paths.check_relative_name(name) == name

@@ -256,15 +256,15 @@ def test_trees_left_by_a_stopped_server_are_removed_at_start(tmp_path):
     old_setup = staging / ".setup-j2-old"
     old_setup.mkdir()
     os.utime(old_setup, (time.time() - 7200, time.time() - 7200))
-    fresh_setup = staging / ".setup-j3-new"  # could belong to a setup in progress: kept
-    fresh_setup.mkdir()
+    recent_setup = staging / ".setup-j3-new"  # however recent, no setup of the new server
+    recent_setup.mkdir()
     server = LwrServer(tmp_path / "srv").start()
     try:
         deadline = time.monotonic() + 15
-        while (staging / ".deleting-j1-abc123").exists() or old_setup.exists():
+        while (staging / ".deleting-j1-abc123").exists() or old_setup.exists() or recent_setup.exists():
             assert time.monotonic() < deadline, os.listdir(staging)
             time.sleep(0.05)
-        assert fresh_setup.exists()
+        server.json("POST", "jobs", {"job_id": "j3"})
     finally:
         server.stop()
 

@@ -36,9 +36,9 @@ _USER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 
 class ExternalDrmaaQueueManager(DrmaaQueueManager):
     """Options: the three ``*_script`` paths (relative ones are under the LWR root, which must
-    match the sudoers rules), ``production`` (default true: the chown script finds the job by
-    id under server.ini's staging directory; false: by absolute path) and
-    ``sudo_timeout`` (seconds, default 120)."""
+    match the sudoers rules), ``production`` (default true: the chown script is given the job
+    id, else the job directory's absolute path; either way with this server's staging
+    directory to confine it to) and ``sudo_timeout`` (seconds, default 120)."""
 
     manager_type = "queued_external_drmaa"
 
@@ -48,7 +48,6 @@ class ExternalDrmaaQueueManager(DrmaaQueueManager):
         self.production = asbool(kwds.get("production"), True)
         self.sudo_timeout = float(kwds.get("sudo_timeout") or 120)
         self.server_user = getpass.getuser()
-        self.ini_path = (getattr(app, "global_conf", None) or {}).get("__file__")
         self._returned = set()
         self._returned_lock = threading.Lock()
 
@@ -82,11 +81,12 @@ class ExternalDrmaaQueueManager(DrmaaQueueManager):
                                                      (exc.stderr or exc.stdout or "exit status %s" % exc.returncode).strip()))
 
     def _chown(self, job_id, user):
-        argv = [self.scripts["chown_working_directory_script"], "--user", user]
+        # The script is told this server's staging directory: a server.ini lying in the LWR
+        # directory may describe another server (./run.sh writes one there).
+        argv = [self.scripts["chown_working_directory_script"], "--user", user,
+                "--staging_directory", self.staging_directory]
         if self.production:
             argv += ["--job_id", job_id]
-            if self.ini_path:
-                argv += ["--ini_path", self.ini_path]
         else:
             argv += ["--job_directory", self.job_directory(job_id).path]
         self._sudo(argv)

@@ -66,6 +66,9 @@ class ActiveJobs:
             return []
         return sorted(name for name in os.listdir(self.directory) if not name.startswith("."))
 
+    def contains(self, job_id) -> bool:
+        return bool(self.directory) and os.path.exists(os.path.join(self.directory, job_id))
+
 
 # -- message-queue hook (lwr.messaging): terminal statuses not yet confirmed delivered -----------
 class PendingTerminalStatuses(ActiveJobs):
@@ -82,9 +85,6 @@ class PendingTerminalStatuses(ActiveJobs):
         if persistence_directory:
             self.directory = os.path.join(persistence_directory, "%s-terminal-pending" % manager_name)
             os.makedirs(self.directory, exist_ok=True)
-
-    def contains(self, job_id) -> bool:
-        return bool(self.directory) and os.path.exists(os.path.join(self.directory, job_id))
 
 
 class StatefulManagerProxy:
@@ -151,6 +151,8 @@ class StatefulManagerProxy:
                          "dynamic_file_sources": dynamic_file_sources,
                          "token_endpoint": token_endpoint}
         with job_directory.lock("status"):
+            if not job_directory.exists():  # removed (clean, retention) since the check above
+                raise UnknownJob(job_id)
             if job_directory.has_metadata("launch_config") or job_directory.has_metadata("final_status"):
                 raise JobStateConflict("job %s was already submitted" % job_id)
             for path in touch_paths:
@@ -307,11 +309,19 @@ class StatefulManagerProxy:
                 self.kill(job_id)
         except Exception:
             log.exception("job %s: kill before clean failed", job_id)
+        self.forget(job_id)
+        self._proxied_manager.clean(job_id)
+
+    def forget(self, job_id):
+        """Drop everything this manager keeps about a job whose directory goes (clean, retention)."""
         self.active_jobs.deactivate(job_id)
         self.terminal_pending.deactivate(job_id)  # MQ hook
         self._memory_failures.pop(job_id, None)
         self._proxied_manager._deactivate_job(job_id)
-        self._proxied_manager.clean(job_id)
+
+    def is_active(self, job_id) -> bool:
+        """True while the job is on this manager's active list (not yet finished)."""
+        return self.active_jobs.contains(job_id)
 
     # -- message-queue hook: terminal statuses awaiting confirmed publication ------------------
     def terminal_status_pending_job_ids(self):

@@ -5,11 +5,11 @@ was judged malformed and answered with a ``failed`` status in the outbox);
 the caller acknowledges the message afterwards.  A redelivered setup message
 for a job already recorded is recognised and ignored.
 """
-import json
 import logging
 from typing import Optional
 
 from lwr.managers import status as job_status
+from lwr.util import JsonTooDeep, loads_bounded
 
 __all__ = ["MalformedMessage", "SetupHandler", "KillHandler", "CleanHandler", "StatusRequestHandler",
            "decode_body", "failed_payload"]
@@ -35,7 +35,9 @@ def decode_body(body) -> dict:
         except UnicodeDecodeError:
             raise MalformedMessage("body is not UTF-8 text")
     try:
-        decoded = json.loads(body)
+        decoded = loads_bounded(body)
+    except JsonTooDeep as exc:
+        raise MalformedMessage("body is %s" % exc)
     except (TypeError, ValueError) as exc:
         raise MalformedMessage("body is not JSON (%s)" % exc)
     if not isinstance(decoded, dict):

@@ -7,6 +7,8 @@ import logging
 import os
 from typing import Iterable, Optional, Union
 
+from lwr.tools import restrictions
+from lwr.tools.restrictions import AuthorizationError, RestrictionPolicy
 from lwr.tools.toolbox import ToolBox, ToolConfig
 
 __all__ = ["AuthorizationError", "AllowAnyAuthorization", "AllowAnyAuthorizer", "ToolBasedAuthorization",
@@ -18,10 +20,6 @@ log = logging.getLogger(__name__)
 MAX_CONFIG_FILE_SIZE = 8 * 1024 * 1024
 
 _warned_allow_any = False
-
-
-class AuthorizationError(Exception):
-    """A job, tool file, config file or command line the LWR's toolbox does not allow."""
 
 
 class AllowAnyAuthorization:
@@ -37,6 +35,16 @@ class AllowAnyAuthorization:
         pass
 
     def authorize_execution(self, job_directory, command_line: str) -> None:
+        pass
+
+    def authorize_submission(self, job_directory, job_config: dict) -> None:
+        """Everything a submit request brings (command line, env, dependencies, parameters)."""
+
+    def authorize_env(self, job_directory, env) -> list:
+        """The client's env entries as they are to be rendered into the job script."""
+        return list(env or [])
+
+    def authorize_dependencies(self, dependencies_description) -> None:
         pass
 
 
@@ -58,9 +66,11 @@ class AllowAnyAuthorizer:
 class ToolBasedAuthorization(AllowAnyAuthorization):
     """Allows only what the given tool (None = unknown tool) describes."""
 
-    def __init__(self, tool: Optional[ToolConfig], tool_id: Optional[str] = None):
+    def __init__(self, tool: Optional[ToolConfig], tool_id: Optional[str] = None,
+                 policy: Optional[RestrictionPolicy] = None):
         self.tool = tool
         self.tool_id = tool.id if tool is not None else tool_id
+        self.policy = policy or RestrictionPolicy()
 
     def _require_tool(self) -> ToolConfig:
         if self.tool is None:
@@ -107,31 +117,52 @@ class ToolBasedAuthorization(AllowAnyAuthorization):
         if not tool.inputs_validator.validate_command(job_directory, command_line or ""):
             raise AuthorizationError("command line does not match tool %r's command_validator" % tool.id)
 
+    def authorize_submission(self, job_directory, job_config: dict) -> None:
+        """Checked before anything of the submission is stored (``lwr.tools.restrictions``)."""
+        tool = self._require_tool()
+        self.authorize_execution(job_directory, job_config.get("command_line"))
+        restrictions.restricted_env(job_config.get("env") or [], job_directory, tool, self.policy)
+        restrictions.check_dependencies(job_config.get("dependencies_description"), tool)
+        restrictions.check_submit_params(job_config.get("submit_params"), self.policy)
+        restrictions.check_setup_params(job_config.get("setup_params"))
+        restrictions.check_remote_staging(job_config.get("remote_staging"))
+
+    def authorize_env(self, job_directory, env) -> list:
+        """At launch: the entries rewritten so that only what was allowed can expand."""
+        return restrictions.restricted_env(list(env or []), job_directory, self._require_tool(), self.policy,
+                                           staged=True)
+
+    def authorize_dependencies(self, dependencies_description) -> None:
+        restrictions.check_dependencies(dependencies_description, self._require_tool())
+
 
 class ToolBasedAuthorizer:
     """Tool-based white-listing of what jobs can run and what those jobs can do."""
 
-    def __init__(self, toolbox: ToolBox):
+    def __init__(self, toolbox: ToolBox, policy: Optional[RestrictionPolicy] = None):
         self.toolbox = toolbox
+        self.policy = policy or RestrictionPolicy()
 
     def get_authorization(self, tool_id: str) -> ToolBasedAuthorization:
         try:
             tool = self.toolbox.get_tool(tool_id)
         except KeyError:
             tool = None
-        return ToolBasedAuthorization(tool, tool_id)
+        return ToolBasedAuthorization(tool, tool_id, self.policy)
 
 
-def get_authorizer(tool_config_files: Union[None, str, Iterable[str], ToolBox]):
+def get_authorizer(tool_config_files: Union[None, str, Iterable[str], ToolBox],
+                   policy: Optional[RestrictionPolicy] = None):
     """``AllowAnyAuthorizer`` without toolbox files, else a ``ToolBasedAuthorizer``.
 
-    Accepts a ``ToolBox``, a list of toolbox paths or a comma-separated string.
+    Accepts a ``ToolBox``, a list of toolbox paths or a comma-separated string; ``policy``
+    holds the administrator's allow-lists for a restricted server.
     """
     if isinstance(tool_config_files, ToolBox):
-        return ToolBasedAuthorizer(tool_config_files)
+        return ToolBasedAuthorizer(tool_config_files, policy)
     if not tool_config_files or (isinstance(tool_config_files, str) and not tool_config_files.strip()):
         return AllowAnyAuthorizer()
-    return ToolBasedAuthorizer(ToolBox(tool_config_files))
+    return ToolBasedAuthorizer(ToolBox(tool_config_files), policy)
 
 
 def _is_plain_name(name: str) -> bool:

@@ -61,6 +61,14 @@ class ToolConfig:
             raise ValueError("%s: <tool> has no id attribute" % self.path)
         self.version = root.get("version") or DEFAULT_TOOL_VERSION
         self.inputs_validator = _inputs_validator(root)
+        #: ``<environment_variables><environment_variable name=...>``: the variables Galaxy may
+        #: set for this tool from a staged ``tool_env_*`` file.
+        self.environment_variables = frozenset(
+            el.get("name") for el in root.findall("./environment_variables/environment_variable") if el.get("name"))
+        #: ``(type, name, version)`` of each ``<requirements><requirement>``.
+        self.requirements = frozenset(
+            (el.get("type") or "package", (el.text or "").strip(), el.get("version"))
+            for el in root.findall("./requirements/requirement"))
 
     def get_tool_dir(self) -> str:
         return os.path.dirname(self.path)

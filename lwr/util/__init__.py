@@ -3,7 +3,8 @@ import json
 import os
 import threading
 
-__all__ = ["atomic_write", "atomic_write_json", "read_json", "copy_stream", "CHUNK_SIZE", "asbool"]
+__all__ = ["atomic_write", "atomic_write_json", "read_json", "copy_stream", "CHUNK_SIZE", "asbool",
+           "loads_bounded", "JsonTooDeep", "MAX_JSON_DEPTH"]
 
 #: Size of every streaming read and write: large enough for loopback speed, small enough for RSS.
 CHUNK_SIZE = 1024 * 1024
@@ -42,6 +43,40 @@ def read_json(path: str, default=None):
             return json.loads(handle.read().decode("utf-8"))
     except FileNotFoundError:
         return default
+
+
+#: Deepest nesting of arrays/objects accepted in JSON from the network.  Every structure a
+#: client sends (remote_staging, env, dependencies) is a few levels deep; Python's parser
+#: and serialiser fail with RecursionError somewhere near 1,000.
+MAX_JSON_DEPTH = 64
+
+
+class JsonTooDeep(ValueError):
+    """JSON nested deeper than :data:`MAX_JSON_DEPTH`."""
+
+
+def loads_bounded(text, max_depth: int = MAX_JSON_DEPTH):
+    """``json.loads(text)``, refusing (``JsonTooDeep``) documents nested deeper than ``max_depth``.
+
+    Invalid JSON raises ``ValueError`` as ``json.loads`` does.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise JsonTooDeep("JSON nested more than %d levels deep" % max_depth) from None
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > max_depth:
+            raise JsonTooDeep("JSON nested more than %d levels deep" % max_depth)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return value
 
 
 def copy_stream(source, destination, length=None) -> int:

@@ -4,6 +4,7 @@ import tempfile
 
 from webob import Response
 
+from lwr import paths
 from lwr.util import CHUNK_SIZE, copy_stream
 from lwr.web.framework import HttpError
 
@@ -78,13 +79,17 @@ class _FileIterable:
         self.handle.close()
 
 
-def file_response(environ, path, missing_message):
-    """A streaming response for ``path`` with an explicit Content-Length; 404 if it is not a file."""
+def file_response(environ, path, missing_message, root=None):
+    """A streaming response for ``path`` with an explicit Content-Length; 404 if it is not a file.
+
+    With ``root``, the file actually opened must lie inside it: checked on the open file
+    itself, so a symlink swapped in after the caller checked the path is still refused.
+    """
     try:
         handle = open(path, "rb")
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         raise HttpError(404, missing_message)
-    if not os.path.isfile(path):
+    if not os.path.isfile(path) or (root is not None and not paths.opened_inside(handle, root)):
         handle.close()
         raise HttpError(404, missing_message)
     size = os.fstat(handle.fileno()).st_size

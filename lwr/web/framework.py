@@ -11,7 +11,7 @@ from webob import Request, Response
 from lwr.paths import InvalidPath
 from lwr.web.query import SECRET_NAMES, QueryError, query_dict
 
-__all__ = ["RoutingApp", "route", "HttpError", "json_error", "ROUTES"]
+__all__ = ["RoutingApp", "route", "HttpError", "json_error", "redact_paths", "ROUTES"]
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +127,12 @@ class RoutingApp:
                 return HttpError(status, str(exc))
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return HttpError(507, "the LWR server is out of disk space: %s" % exc.strerror)
+        if isinstance(exc, RecursionError):  # a structure nested past what Python can walk
+            log.warning("%s %s: input nested too deeply (%s)", request.method, request.environ.get("PATH_INFO"), exc)
+            return HttpError(400, "the request is nested too deeply to process")
         log.exception("%s %s failed", request.method, request.environ.get("PATH_INFO"))
-        return HttpError(500, "internal error in LWR: %s: %s" % (type(exc).__name__, exc))
+        return HttpError(500, "internal error in LWR (details in the server log): %s: %s"
+                         % (type(exc).__name__, redact_paths(str(exc))))
 
     def _bind(self, request, func, path_args):
         kwargs = {}
@@ -175,6 +179,15 @@ class RoutingApp:
 
 
 MAX_FORM_BODY = 16 * 1024 * 1024
+
+
+_ABSOLUTE_PATH = re.compile(r"""(?:(?<=^)|(?<=[\s'"(\[=:,]))/[^\s'"(),\]]*""")
+
+
+def redact_paths(text: str) -> str:
+    """``text`` with every absolute path replaced by ``<path>``: the server's layout is not the
+    client's business, and an internal error's text often names files."""
+    return _ABSOLUTE_PATH.sub("<path>", text)
 
 
 def _form(request):

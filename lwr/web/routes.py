@@ -1,6 +1,5 @@
 """The REST routes of spec §1.3; each is also served under ``/managers/{manager_name}``."""
 import errno
-import json
 import logging
 import os
 
@@ -8,7 +7,7 @@ import lwr
 from lwr import paths
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
-from lwr.util import asbool
+from lwr.util import JsonTooDeep, asbool, loads_bounded
 from lwr.web.files import file_response, write_body_to_path
 from lwr.web.framework import HttpError, route
 
@@ -21,7 +20,9 @@ def _json_param(name, text, default):
     if text is None or text == "":
         return default
     try:
-        return json.loads(text)
+        return loads_bounded(text)
+    except JsonTooDeep as exc:
+        raise HttpError(400, "parameter %r is %s" % (name, exc))
     except ValueError as exc:
         raise HttpError(400, "parameter %r is not valid JSON: %s" % (name, exc))
 
@@ -122,7 +123,7 @@ def _token_endpoint(text):
     if text is None or text == "":
         return None
     try:
-        value = json.loads(text)
+        value = loads_bounded(text)
     except ValueError:
         return text
     return value.get("token_endpoint") if isinstance(value, dict) else value
@@ -164,6 +165,7 @@ def upload_file(manager, file_cache, job_id, name, type, body, ip, cache_token=N
 
 def _copy_from_cache(file_cache, cache_token, path):
     import shutil
+    import tempfile
 
     if file_cache is None:
         raise HttpError(400, "cache_token given but this LWR has no file_cache_dir")
@@ -173,9 +175,14 @@ def _copy_from_cache(file_cache, cache_token, path):
         raise HttpError(400, "invalid cache_token: %s" % exc)
     if not os.path.exists(source):
         raise HttpError(404, "no cached file for that cache_token")
-    tmp = path + ".cache-part"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=".cache-", suffix=".part", dir=os.path.dirname(path))
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 @route("GET", "/jobs/{job_id}/files/path", "json")
@@ -190,7 +197,8 @@ def path(manager, job_id, name, type):
 def download_output(manager, environ, job_id, name, type="output"):
     job_directory = _job_directory(manager, job_id)
     output_path = job_directory.output_path(name, type)
-    return file_response(environ, output_path, "job %s has no %s file %r" % (job_id, type, name))
+    return file_response(environ, output_path, "job %s has no %s file %r" % (job_id, type, name),
+                         root=job_directory.path)
 
 
 @route("GET", "/healthz", "json")

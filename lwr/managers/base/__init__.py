@@ -5,7 +5,6 @@ import shlex
 import uuid
 
 from lwr.managers import status
-from lwr.managers.base import reaper
 from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT, TOOL_STDERR, TOOL_STDOUT, JobDirectory
 from lwr.managers.util.job_script import job_script
 from lwr.util import asbool
@@ -36,7 +35,6 @@ class BaseManager:
         self.app = app
         self.staging_directory = os.path.abspath(app.staging_directory)
         os.makedirs(self.staging_directory, exist_ok=True)
-        reaper.sweep(self.staging_directory)
         self.lock_manager = app.lock_manager
         self.authorizer = app.authorizer
         self.dependency_manager = app.dependency_manager
@@ -86,9 +84,7 @@ class BaseManager:
     def clean(self, job_id: str) -> None:
         if self.debug:
             return
-        job_directory = self.job_directory(job_id)
-        job_directory.delete()
-        self.lock_manager.forget(job_directory.path + os.sep)
+        self.job_directory(job_id).delete()
 
     def system_properties(self) -> dict:
         properties = {"separator": os.sep}
@@ -137,7 +133,14 @@ class BaseManager:
         return _first_stream(self.job_directory(job_id), (name, legacy_name)) or ""
 
     # -- launching ----------------------------------------------------------------------------
-    def _check_execution(self, job_directory: JobDirectory, command_line: str) -> None:
+    def authorize_submission(self, job_id: str, job_config: dict) -> None:
+        """Tool-based authorization of a whole submit request (for the tool the job was set up
+        for), before any of it is stored."""
+        job_directory = self.job_directory(job_id)
+        tool_id = job_directory.load_metadata("tool_id", "")
+        self.authorizer.get_authorization(tool_id).authorize_submission(job_directory, job_config)
+
+    def _check_execution(self, job_directory: JobDirectory, command_line: str):
         """Tool-based authorization of staged tool files, configs and the raw command line."""
         tool_id = job_directory.load_metadata("tool_id", "")
         authorization = self.authorizer.get_authorization(tool_id)
@@ -150,6 +153,7 @@ class BaseManager:
         for name in sorted(os.listdir(config_dir)) if os.path.isdir(config_dir) else []:
             authorization.authorize_config_file(job_directory, name, os.path.join(config_dir, name))
         authorization.authorize_execution(job_directory, command_line)
+        return authorization
 
     def _expand_command_line(self, command_line: str, dependencies_description) -> str:
         if not dependencies_description:
@@ -183,7 +187,9 @@ class BaseManager:
                           env=(), headers: str = "") -> str:
         """Authorize, expand dependencies, write ``command.sh`` (mode 0700) and return its path."""
         job_directory = self.job_directory(job_id)
-        self._check_execution(job_directory, command_line)
+        authorization = self._check_execution(job_directory, command_line)
+        authorization.authorize_dependencies(dependencies_description)
+        env = authorization.authorize_env(job_directory, env)
         command = self._expand_command_line(command_line, dependencies_description)
         options = job_directory.load_metadata(SETUP_OPTIONS) or {}
         pre, post = ("", "")

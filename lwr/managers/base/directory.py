@@ -1,5 +1,6 @@
 """A job's directory on disk: ``<staging_directory>/<job_id>/`` (spec §2)."""
 import errno
+import logging
 import os
 import shutil
 import tempfile
@@ -35,6 +36,8 @@ TOOL_STDERR = os.path.join("metadata", "tool_stderr")
 
 
 _SHRINK_JOIN = b"\n..\n"
+
+log = logging.getLogger(__name__)
 
 
 class JobExists(Exception):
@@ -172,7 +175,7 @@ class JobDirectory:
     def read_text(self, name: str, default: str = "") -> str:
         """A raw text file of the job directory (stdout, stderr), decoded leniently."""
         try:
-            with open(self._metadata_path(name), "rb") as handle:
+            with self._open_inside(name) as handle:
                 return handle.read().decode("utf-8", errors="replace")
         except FileNotFoundError:
             return default
@@ -182,7 +185,7 @@ class JobDirectory:
         ``limit`` bytes of it: a longer file keeps its head and tail joined by ``\n..\n``.
         ``default`` when the file does not exist."""
         try:
-            handle = open(self._metadata_path(name), "rb")
+            handle = self._open_inside(name)
         except (FileNotFoundError, NotADirectoryError):
             return default
         with handle:
@@ -196,25 +199,40 @@ class JobDirectory:
                 data = head + _SHRINK_JOIN + handle.read(tail_size)
         return data.decode("utf-8", errors="replace")
 
+    def _open_inside(self, name: str):
+        """Open a file of the job for reading; one that is (or is reached through) a link
+        leading out of the job directory counts as missing: a job's streams go into status
+        responses, and a job must not make the server read another user's files into them."""
+        handle = open(self._metadata_path(name), "rb")
+        if not paths.opened_inside(handle, self.path):
+            handle.close()
+            log.warning("job %s: %s leads out of the job directory; not read", self.job_id, name)
+            raise FileNotFoundError(name)
+        return handle
+
     # -- listings -----------------------------------------------------------------------------
     def working_directory_contents(self):
-        return _directory_files(self.working_directory())
+        return _directory_files(self.working_directory(), self.path)
 
     def outputs_directory_contents(self):
-        return _directory_files(self.outputs_directory())
+        return _directory_files(self.outputs_directory(), self.path)
 
     def metadata_directory_contents(self):
-        return _directory_files(self.metadata_directory())
+        return _directory_files(self.metadata_directory(), self.path)
 
     def tool_files_contents(self):
-        return _directory_files(self.tool_files_directory())
+        """Every staged tool file, links included: all of them must pass authorization."""
+        return _directory_files(self.tool_files_directory(), None)
 
     def job_directory_contents(self):
-        """Names at the top of the job directory (files and directories, not recursive)."""
+        """Names at the top of the job directory (files and directories, not recursive), but no
+        link leading out of it."""
+        real_root = os.path.realpath(self.path)
         try:
-            return sorted(name for name in os.listdir(self.path) if not name.startswith("."))
+            names = [name for name in os.listdir(self.path) if not name.startswith(".")]
         except FileNotFoundError:
             return []
+        return sorted(name for name in names if _stays_inside(os.path.join(self.path, name), real_root))
 
     def lock(self, name: str = ".state"):
         if self._lock_manager is None:
@@ -222,12 +240,27 @@ class JobDirectory:
         return self._lock_manager.get_lock(self._metadata_path(name))
 
 
-def _directory_files(directory: str):
-    """Relative paths (local separators) of every file below ``directory``."""
+def _directory_files(directory: str, root):
+    """Relative paths (local separators) of the files below ``directory`` that stay inside ``root``.
+
+    Nothing is listed when ``directory`` is a symlink or resolves outside ``root`` (a job may
+    replace its ``outputs`` by a link to ``/etc``); symlinked sub directories are not entered,
+    and a symlinked file is listed only when it resolves inside ``root``.  ``os.fwalk`` opens
+    each directory relative to its parent and checks it is the one it examined, so swapping
+    a directory for a link while the listing runs does not lead it outside either.  With
+    ``root`` None every file and file link below ``directory`` is listed.
+    """
     contents = []
-    if not os.path.isdir(directory):
+    real_root = os.path.realpath(root) if root is not None else None
+    if real_root is not None and not paths.is_in_directory(os.path.realpath(directory), real_root):
         return contents
-    for root, _dirs, files in os.walk(directory):
+    for current, _dirs, files, _fd in os.fwalk(directory, follow_symlinks=False):
         for name in files:
-            contents.append(os.path.relpath(os.path.join(root, name), directory))
+            path = os.path.join(current, name)
+            if real_root is None or _stays_inside(path, real_root):
+                contents.append(os.path.relpath(path, directory))
     return sorted(contents)
+
+
+def _stays_inside(path: str, real_root: str) -> bool:
+    return not os.path.islink(path) or paths.is_in_directory(os.path.realpath(path), real_root)

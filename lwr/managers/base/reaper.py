@@ -4,7 +4,8 @@
 staging directory, which takes the job's name away at once (the id is free, every route
 answers 404), and a single background thread removes the tree: on a busy server removing a
 job's inputs and outputs is a large part of the work, and the client need not wait for it.
-Trees left by a stopped server are removed when the next one starts (:func:`sweep`).
+Trees left by a stopped server are removed when the next one starts (:func:`sweep`, run by
+:mod:`lwr.managers.base.leftovers`).
 """
 import logging
 import os
@@ -20,8 +21,6 @@ log = logging.getLogger(__name__)
 
 DELETING_PREFIX = ".deleting-"
 SETUP_PREFIX = ".setup-"
-#: A ``.setup-*`` directory older than this was left by a server killed mid-setup.
-STALE_SETUP_SECONDS = 3600
 
 _pending: "queue.Queue[str]" = queue.Queue()
 _thread_lock = threading.Lock()
@@ -50,20 +49,21 @@ def discard_tree(path: str, job_id: str) -> None:
     _enqueue(hidden)
 
 
-def sweep(staging_directory: str) -> None:
-    """Queue the deletion of trees an earlier server left in ``staging_directory``."""
+def sweep(staging_directory: str, started_ns: int) -> None:
+    """Queue the deletion of trees an earlier server left in ``staging_directory``: every
+    ``.deleting-*`` tree, and ``.setup-*`` trees last changed before ``started_ns`` (the start
+    mark of :mod:`lwr.managers.base.leftovers`; later ones are setups of this server)."""
     try:
         names = os.listdir(staging_directory)
     except OSError:
         return
-    now = time.time()
     for name in names:
         path = os.path.join(staging_directory, name)
         if name.startswith(DELETING_PREFIX):
             _enqueue(path)
         elif name.startswith(SETUP_PREFIX):
             try:
-                stale = now - os.lstat(path).st_mtime > STALE_SETUP_SECONDS
+                stale = os.lstat(path).st_ctime_ns < started_ns
             except OSError:
                 continue
             if stale:
