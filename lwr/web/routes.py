@@ -1,4 +1,5 @@
-"""The REST routes of spec §1.3; each is also served under ``/managers/{manager_name}``."""
+"""Handlers for the job and cache routes of spec §1.3, each named after its row in
+:data:`lwr.lwr_client.route_table.ROUTES` (which also serves it under ``/managers/{manager_name}``)."""
 import errno
 import logging
 import os
@@ -9,7 +10,7 @@ from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
 from lwr.util import JsonTooDeep, asbool, loads_bounded
 from lwr.web.files import file_response, write_body_to_path
-from lwr.web.framework import HttpError, route
+from lwr.web.framework import HttpError
 
 __all__ = ["build_job_config"]
 
@@ -52,7 +53,6 @@ def build_job_config(job_id, job_directory, system_properties, tool_id=None, too
     return config
 
 
-@route("POST", "/jobs", "json")
 def setup(manager, job_id, tool_id=None, tool_version=None, use_metadata=None,
           preserve_galaxy_python_environment=None):
     """``use_metadata`` (current clients always send true) and ``preserve_galaxy_python_environment``
@@ -75,14 +75,12 @@ def _boolean(name, text):
         raise HttpError(400, "parameter %r must be true or false, not %r" % (name, text))
 
 
-@route("DELETE", "/jobs/{job_id}")
 def clean(manager, job_id):
     """Cleaning a job LWR does not have is done already (Pulsar answers OK too)."""
     if _known_job(manager, job_id):
         manager.clean(job_id)
 
 
-@route("POST", "/jobs/{job_id}/submit")
 def submit(manager, job_id, command_line, params="{}", dependencies_description="null",
            setup_params="{}", remote_staging="{}", env="[]", submit_extras="{}",
            dynamic_file_sources="null", token_endpoint=None, cvmfsexec="null"):
@@ -129,7 +127,6 @@ def _token_endpoint(text):
     return value.get("token_endpoint") if isinstance(value, dict) else value
 
 
-@route(None, "/jobs/{job_id}/status", "json")
 def status(manager, job_id):
     """An unknown job is ``lost`` (as Pulsar answers), not a 404: Galaxy then fails the job
     instead of polling for ever."""
@@ -137,7 +134,6 @@ def status(manager, job_id):
     return status_dict(manager, job_id)
 
 
-@route("PUT", "/jobs/{job_id}/cancel")
 def cancel(manager, job_id):
     """Nothing to cancel for a job LWR does not have: OK, as Pulsar answers.  Galaxy's Pulsar
     runners cancel a failed job after it was cleaned, and treat an error there as fatal."""
@@ -145,7 +141,6 @@ def cancel(manager, job_id):
         manager.kill(job_id)
 
 
-@route("POST", "/jobs/{job_id}/files", "json")
 def upload_file(manager, file_cache, job_id, name, type, body, ip, cache_token=None):
     job_directory = _job_directory(manager, job_id)
     path = job_directory.calculate_path(name, type)
@@ -185,7 +180,6 @@ def _copy_from_cache(file_cache, cache_token, path):
         raise
 
 
-@route("GET", "/jobs/{job_id}/files/path", "json")
 def path(manager, job_id, name, type):
     job_directory = _job_directory(manager, job_id)
     if type in ("output", "output_workdir", "output_metadata", "output_jobdir"):
@@ -193,7 +187,6 @@ def path(manager, job_id, name, type):
     return {"path": job_directory.calculate_path(name, type)}
 
 
-@route("GET", "/jobs/{job_id}/files", "file")
 def download_output(manager, environ, job_id, name, type="output"):
     job_directory = _job_directory(manager, job_id)
     output_path = job_directory.output_path(name, type)
@@ -201,7 +194,6 @@ def download_output(manager, environ, job_id, name, type="output"):
                          root=job_directory.path)
 
 
-@route("GET", "/healthz", "json")
 def healthz():
     return {"status": "ok", "version": lwr.__version__, "pulsar_version": lwr.PULSAR_VERSION}
 
@@ -213,17 +205,14 @@ def _cache(file_cache):
     return file_cache
 
 
-@route("GET", "/cache/status", "json")
 def file_available(file_cache, ip, path):
     return _cache(file_cache).file_available(ip, path)
 
 
-@route("PUT", "/cache", "json")
 def cache_required(file_cache, ip, path):
     return _cache(file_cache).cache_required(ip, path)
 
 
-@route("POST", "/cache", "json")
 def cache_insert(file_cache, ip, path, body):
     from lwr.web.files import request_body
 
