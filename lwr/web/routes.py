@@ -3,12 +3,14 @@
 import errno
 import logging
 import os
+import shutil
 
 import lwr
 from lwr import paths
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
-from lwr.util import JsonTooDeep, asbool, loads_bounded
+from lwr.lwr_client.util import ReplacingFile
+from lwr.util import CHUNK_SIZE, JsonTooDeep, asbool, loads_bounded
 from lwr.web.files import file_response, write_body_to_path
 from lwr.web.framework import HttpError
 
@@ -159,9 +161,6 @@ def upload_file(manager, file_cache, job_id, name, type, body, ip, cache_token=N
 
 
 def _copy_from_cache(file_cache, cache_token, path):
-    import shutil
-    import tempfile
-
     if file_cache is None:
         raise HttpError(400, "cache_token given but this LWR has no file_cache_dir")
     try:
@@ -170,14 +169,8 @@ def _copy_from_cache(file_cache, cache_token, path):
         raise HttpError(400, "invalid cache_token: %s" % exc)
     if not os.path.exists(source):
         raise HttpError(404, "no cached file for that cache_token")
-    fd, tmp = tempfile.mkstemp(prefix=".cache-", suffix=".part", dir=os.path.dirname(path))
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with open(source, "rb") as cached, ReplacingFile(path, prefix=".cache-") as copy:
+        shutil.copyfileobj(cached, copy, CHUNK_SIZE)
 
 
 def path(manager, job_id, name, type):
