@@ -7,6 +7,7 @@ import shutil
 
 import lwr
 from lwr import paths
+from lwr.lwr_client.path_type import OUTPUT_PATH_TYPES
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
 from lwr.lwr_client.util import ReplacingFile
@@ -175,7 +176,7 @@ def _copy_from_cache(file_cache, cache_token, path):
 
 def path(manager, job_id, name, type):
     job_directory = _job_directory(manager, job_id)
-    if type in ("output", "output_workdir", "output_metadata", "output_jobdir"):
+    if type in OUTPUT_PATH_TYPES:
         return {"path": job_directory.output_path(name, type)}
     return {"path": job_directory.calculate_path(name, type)}
 
