@@ -15,17 +15,15 @@ import pwd
 import re
 import threading
 
-import lwr
 from lwr.managers.base.external import ManagerError
 from lwr.managers.queued_drmaa import DrmaaQueueManager
 from lwr.managers.util.sudo import SudoError, sudo
-from lwr.util import asbool
+from lwr.util import LWR_ROOT, asbool
 
 __all__ = ["ExternalDrmaaQueueManager", "LWR_ROOT"]
 
 log = logging.getLogger(__name__)
 
-LWR_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(lwr.__file__)))
 DEFAULT_SCRIPTS = {
     "chown_working_directory_script": "scripts/chown_working_directory.bash",
     "drmaa_launch_script": "scripts/drmaa_launch.bash",

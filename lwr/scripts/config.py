@@ -12,10 +12,11 @@ import logging.config
 import os
 from typing import Optional
 
+from lwr.util import LWR_ROOT
+
 __all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "LWR_ROOT", "DEFAULT_INI_PATH",
            "DEFAULT_APP", "ConfigError"]
 
-LWR_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_INI_PATH = "server.ini"
 DEFAULT_APP = "main"
 DEFAULT_MANAGER = "_default_"
