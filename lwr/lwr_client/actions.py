@@ -16,6 +16,8 @@ import os
 from urllib.parse import quote
 
 from lwr.lwr_client.exceptions import FileActionConfigError, StagingError
+from lwr.lwr_client.transport import get_file, get_transport, post_file
+from lwr.lwr_client.transport.appending import appends, post_file_once_only
 from lwr.lwr_client.util import ReplacingFile, atomic_copy, unique_path_prefix
 
 __all__ = [
@@ -213,12 +215,9 @@ class RemoteTransferAction(BaseAction):
         return cls(action_dict["path"], url=action_dict["url"])
 
     def write_to_path(self, path):
-        from lwr.lwr_client.transport import get_file
         get_file(self.url, path)
 
     def write_from_path(self, path):
-        from lwr.lwr_client.transport import get_transport, post_file
-        from lwr.lwr_client.transport.appending import appends, post_file_once_only
         if appends(self.path):  # Galaxy appends to tool_stdout / tool_stderr: never send twice
             post_file_once_only(get_transport(), self.url, path)
         else:

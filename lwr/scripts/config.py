@@ -12,6 +12,7 @@ import logging.config
 import os
 from typing import Optional
 
+from lwr.core import LwrApp
 from lwr.util import LWR_ROOT
 
 __all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "LWR_ROOT", "DEFAULT_INI_PATH",
@@ -101,8 +102,6 @@ def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **o
     With ``config_env`` true, ``LWR_CONFIG_<OPTION>`` environment variables
     override ini options too (before ``overrides``).
     """
-    from lwr.core import LwrApp
-
     conf = config_builder.load()
     if config_env:
         for key, value in os.environ.items():

@@ -14,6 +14,8 @@ import logging
 import sys
 import time
 
+from lwr.manager_endpoint_util import submit_job
+from lwr.managers import status
 from lwr.scripts.config import ConfigError, LwrManagerConfigBuilder, load_lwr_app
 
 __all__ = ["main", "read_job_config"]
@@ -68,9 +70,6 @@ def main(argv=None) -> int:
 
 
 def _run(app, manager_name, job_config, poll_interval) -> int:
-    from lwr.manager_endpoint_util import submit_job
-    from lwr.managers import status
-
     manager = app.managers.get(manager_name)
     if manager is None:
         print("lwr-submit: error: no manager %r (have %s)" % (manager_name, ", ".join(sorted(app.managers))),

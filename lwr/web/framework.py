@@ -15,8 +15,9 @@ __all__ = ["RoutingApp", "bind_routes", "HttpError", "json_error", "redact_paths
 
 log = logging.getLogger(__name__)
 
-#: Argument names filled by the framework, never from the query string.
-APP_ARGUMENTS = ("manager", "file_cache", "object_store", "body", "ip", "environ", "app")
+#: Argument names filled by the framework, never from the query string: ``environ`` is the
+#: WSGI environ (a route taking it may read the request body itself), ``ip`` the client's address.
+APP_ARGUMENTS = ("manager", "file_cache", "object_store", "ip", "environ", "app")
 
 
 class HttpError(Exception):
@@ -140,8 +141,9 @@ class RoutingApp:
         kwargs = {}
         parameters = inspect.signature(func).parameters
         # Long parameters (a Galaxy command line with many staged paths) may exceed the
-        # request-line limit; a client may then send them as a form body instead.
-        form = None if "body" in parameters else _form(request)
+        # request-line limit; a client may then send them as a form body instead (not to a
+        # route that reads the body itself).
+        form = None if "environ" in parameters else _form(request)
         for name, parameter in parameters.items():
             if name in APP_ARGUMENTS:
                 kwargs[name] = self._app_argument(name, request, path_args)
@@ -171,8 +173,6 @@ class RoutingApp:
             if forwarded:
                 return forwarded.split(",")[-1].strip()
             return request.environ.get("REMOTE_ADDR")
-        if name == "body":
-            return request.environ
         if name == "environ":
             return request.environ
         if name == "app":

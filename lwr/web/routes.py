@@ -12,7 +12,7 @@ from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
 from lwr.lwr_client.util import ReplacingFile
 from lwr.util import CHUNK_SIZE, JsonTooDeep, asbool, loads_bounded
-from lwr.web.files import file_response, write_body_to_path
+from lwr.web.files import file_response, request_body, write_body_to_path
 from lwr.web.framework import HttpError
 
 __all__ = ["build_job_config"]
@@ -144,14 +144,14 @@ def cancel(manager, job_id):
         manager.kill(job_id)
 
 
-def upload_file(manager, file_cache, job_id, name, type, body, ip, cache_token=None):
+def upload_file(manager, file_cache, environ, job_id, name, type, cache_token=None):
     job_directory = _job_directory(manager, job_id)
     path = job_directory.calculate_path(name, type)
     try:
         if cache_token:
             _copy_from_cache(file_cache, cache_token, path)
         else:
-            write_body_to_path(body, path)
+            write_body_to_path(environ, path)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             reason = "LWR ran out of disk space while receiving %s file %r" % (type, name)
@@ -207,10 +207,8 @@ def cache_required(file_cache, ip, path):
     return _cache(file_cache).cache_required(ip, path)
 
 
-def cache_insert(file_cache, ip, path, body):
-    from lwr.web.files import request_body
-
-    stream, length = request_body(body)
+def cache_insert(file_cache, environ, ip, path):
+    stream, length = request_body(environ)
     _cache(file_cache).cache_stream(_LimitedReader(stream, length), ip, path)
     return None
 

@@ -7,8 +7,10 @@ from lwr.manager_endpoint_util import SubmitRefused
 from lwr.managers.base.directory import JobExists, UnknownFileType
 from lwr.managers.stateful import JobStateConflict, UnknownJob
 from lwr.managers.util.job_script import InvalidEnvironment
-from lwr.paths import InvalidPath
 from lwr.objectstore import InvalidObjectRequest, ObjectNotFound
+from lwr.paths import InvalidPath
+from lwr.tools.authorization import AuthorizationError
+from lwr.tools.deps import InvalidDependencies
 from lwr.web import object_store_routes, routes
 from lwr.web.access_log import AccessLogMiddleware, install_secret_masking
 from lwr.lwr_client.route_table import ROUTES
@@ -18,11 +20,6 @@ from lwr.web.http_io import MalformedChunk
 __all__ = ["app_factory", "LwrWebApp", "EXCEPTION_STATUS"]
 
 log = logging.getLogger(__name__)
-
-
-def _authorization_error():
-    from lwr.tools.authorization import AuthorizationError
-    return AuthorizationError
 
 
 #: Exceptions from managers and path checks -> HTTP status (the message is the exception text).
@@ -41,8 +38,7 @@ EXCEPTION_STATUS = [
 
 
 def exception_map():
-    from lwr.tools.deps import InvalidDependencies
-    return EXCEPTION_STATUS + [(_authorization_error(), 403), (InvalidDependencies, 400)]
+    return EXCEPTION_STATUS + [(AuthorizationError, 403), (InvalidDependencies, 400)]
 
 
 #: The modules holding a handler, of the same name, for each route of the declared table.
