@@ -20,6 +20,7 @@ __all__ = [
     "to_base64_json",
     "from_base64_json",
     "in_directory",
+    "asbool",
 ]
 
 COPY_BLOCK = 1024 * 1024
@@ -176,6 +177,24 @@ def atomic_copy(source: str, destination: str) -> None:
 
 
 copy_to_path = atomic_copy
+
+
+def asbool(value, default=False) -> bool:
+    """An ini boolean ("true", "False", "1", "no", ...); ``None`` gives ``default``.
+
+    >>> asbool("False"), asbool("yes"), asbool(None, True)
+    (False, True, True)
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1", "y", "t"):
+        return True
+    if text in ("false", "no", "off", "0", "n", "f", "", "none"):
+        return False
+    raise ValueError("not a boolean: %r" % (value,))
 
 
 def to_base64_json(data) -> str:

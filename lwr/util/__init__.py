@@ -2,7 +2,7 @@
 import json
 import os
 
-from lwr.lwr_client.util import ReplacingFile
+from lwr.lwr_client.util import ReplacingFile, asbool
 
 __all__ = ["LWR_ROOT", "atomic_write", "atomic_write_json", "read_json", "copy_stream", "CHUNK_SIZE", "asbool",
            "loads_bounded", "JsonTooDeep", "MAX_JSON_DEPTH"]
@@ -90,17 +90,3 @@ def copy_stream(source, destination, length=None) -> int:
         destination.write(chunk)
         copied += len(chunk)
     return copied
-
-
-def asbool(value, default=False) -> bool:
-    """Parse an ini-style boolean ("true", "False", "1", "no"...); ``None`` gives ``default``."""
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1", "y", "t"):
-        return True
-    if text in ("false", "no", "off", "0", "n", "f", "", "none"):
-        return False
-    raise ValueError("not a boolean: %r" % value)
