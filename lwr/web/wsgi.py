@@ -3,6 +3,7 @@ import atexit
 import logging
 
 from lwr.core import LwrApp
+from lwr.lwr_client.route_table import ROUTES
 from lwr.manager_endpoint_util import SubmitRefused
 from lwr.managers.base.directory import JobExists, UnknownFileType
 from lwr.managers.stateful import JobStateConflict, UnknownJob
@@ -13,7 +14,6 @@ from lwr.tools.authorization import AuthorizationError
 from lwr.tools.deps import InvalidDependencies
 from lwr.web import object_store_routes, routes
 from lwr.web.access_log import AccessLogMiddleware, install_secret_masking
-from lwr.lwr_client.route_table import ROUTES
 from lwr.web.framework import RoutingApp, bind_routes
 from lwr.web.http_io import MalformedChunk
 
