@@ -1,11 +1,15 @@
-"""docs/examples/nginx-lwr.conf, as docs/deployment.rst tells an admin to install it (TLS in
-nginx, plain HTTP to the LWR on localhost), carries real jobs: the client check job, a submit
-whose request line is ~10 KiB, a 3 MiB upload; and nginx's log keeps the private key out."""
+"""The nginx configurations of docs/examples, as docs/deployment.rst tells an admin to install
+them (TLS in nginx, the LWR on localhost), carry real jobs: the client check job, a submit
+whose request line is ~10 KiB, a 3 MiB upload; and nginx's log keeps the private key out.
+
+nginx-lwr.conf proxies HTTP to LWR's own server; nginx-lwr-uwsgi.conf speaks the uwsgi
+protocol to ``./run.sh --mode uwsgi`` with the sample's [uwsgi] section as it is."""
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import time
 
 import pytest
@@ -17,23 +21,26 @@ from test.support.services import port_open, require
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
-SNIPPET = os.path.join(REPO_ROOT, "docs", "examples", "nginx-lwr.conf")
+EXAMPLES = os.path.join(REPO_ROOT, "docs", "examples")
 TOKEN = "nginx-proxy-T0ken-77c1"
 
 
-def _nginx_conf(directory, port, lwr_port, pem):
-    with open(SNIPPET) as handle:
+def _nginx_conf(directory, port, lwr_port, pem, example):
+    with open(os.path.join(EXAMPLES, example)) as handle:
         snippet = handle.read()
+    shutil.copy("/etc/nginx/uwsgi_params", directory)  # `include uwsgi_params` is relative to nginx.conf
     replacements = {
         "listen 443 ssl;": "listen 127.0.0.1:%d ssl;" % port,
         "/etc/ssl/certs/lwr.example.org.pem": pem,
         "/etc/ssl/private/lwr.example.org.key": pem,
         "/var/log/nginx/lwr.access.log": os.path.join(directory, "access.log"),
         "http://127.0.0.1:8913": "http://127.0.0.1:%d" % lwr_port,
+        "uwsgi_pass 127.0.0.1:3031": "uwsgi_pass 127.0.0.1:%d" % lwr_port,
     }
     for old, new in replacements.items():
-        assert old in snippet, old
         snippet = snippet.replace(old, new)
+    active = "\n".join(line for line in snippet.splitlines() if not line.lstrip().startswith("#"))
+    assert "8913" not in active and "3031" not in active and "/etc/ssl" not in active, active
     with open(os.path.join(directory, "lwr.conf"), "w") as handle:
         handle.write(snippet)
     temp = ["%s_temp_path %s/%s;" % (name, directory, name)
@@ -50,22 +57,64 @@ def _nginx_conf(directory, port, lwr_port, pem):
     return path
 
 
-def test_documented_nginx_snippet_proxies_jobs_over_tls(tmp_path):
+class UwsgiBackend:
+    """``./run.sh --mode uwsgi`` with server.ini.sample (its ``socket``) on a free port."""
+
+    def __init__(self, directory):
+        from test.serving_modes_test import _config
+        from test.uwsgi_logging_test import UWSGI_VENV, _uwsgi
+
+        uwsgi = _uwsgi()
+        require(uwsgi is not None, "uwsgi (pyuwsgi) could not be installed into %s" % UWSGI_VENV)
+        os.makedirs(directory)
+        self.port = free_port()
+        config = _config(directory, free_port(), token=TOKEN)
+        with open(config) as handle:
+            text = handle.read()
+        assert "\nsocket = 127.0.0.1:3031\n" in text
+        with open(config, "w") as handle:
+            handle.write(text.replace("\nsocket = 127.0.0.1:3031\n", "\nsocket = 127.0.0.1:%d\n" % self.port))
+        env = dict(os.environ, PATH=os.path.dirname(uwsgi) + os.pathsep + os.environ["PATH"],
+                   PYTHONPATH=os.pathsep.join([REPO_ROOT, sysconfig.get_paths()["purelib"]]))
+        self.log_path = os.path.join(directory, "uwsgi.log")
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen([os.path.join(REPO_ROOT, "run.sh"), "--mode", "uwsgi", "--config", config],
+                                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not port_open("127.0.0.1", self.port):
+            assert self.process.poll() is None and time.monotonic() < deadline, self.log()
+            time.sleep(0.1)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as handle:
+            return handle.read()
+
+    def stop(self):
+        os.killpg(self.process.pid, signal.SIGTERM)  # die-on-term
+        self.process.wait(30)
+
+
+@pytest.mark.parametrize("example", ["nginx-lwr.conf", "nginx-lwr-uwsgi.conf"])
+def test_documented_nginx_configuration_proxies_jobs_over_tls(tmp_path, example):
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
     require(nginx is not None, "nginx is not installed (apt-get install nginx-light)")
-    lwr = LwrServer(tmp_path / "lwr", app_conf={"private_key": TOKEN}).start()
+    if "uwsgi" in example:
+        lwr = UwsgiBackend(str(tmp_path / "lwr"))
+    else:
+        lwr = LwrServer(tmp_path / "lwr", app_conf={"private_key": TOKEN}).start()
     directory = str(tmp_path / "nginx")
     os.makedirs(directory)
     port = free_port()
     pem = self_signed_pem(os.path.join(directory, "host.pem"))
-    conf = _nginx_conf(directory, port, lwr.port, pem)
+    conf = _nginx_conf(directory, port, lwr.port, pem, example)
     checked = subprocess.run([nginx, "-t", "-c", conf], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     process = subprocess.Popen([nginx, "-c", conf], start_new_session=True)
     try:
         deadline = time.monotonic() + 20
         while not port_open("127.0.0.1", port):
-            assert process.poll() is None and time.monotonic() < deadline, open(os.path.join(directory, "error.log")).read()
+            assert process.poll() is None and time.monotonic() < deadline, \
+                open(os.path.join(directory, "error.log")).read()
             time.sleep(0.1)
         url = "https://127.0.0.1:%d/" % port
         env = dict(os.environ, LWR_SSL_VERIFY="0")  # a self-signed certificate

@@ -30,11 +30,11 @@ TOKEN = "serving-modes-T0ken-4f2a9c"
 RUN_SH = os.path.join(REPO_ROOT, "run.sh")
 
 
-def _config(directory, port, use=None, uwsgi_http=False, extra_server=()):
+def _config(directory, port, use=None, uwsgi_http=False, extra_server=(), token=TOKEN):
     with open(os.path.join(REPO_ROOT, "server.ini.sample")) as handle:
         text = handle.read()
     settings = [("server:main", "host", "127.0.0.1"), ("server:main", "port", str(port)),
-                ("app:main", "private_key", TOKEN),
+                ("app:main", "private_key", token),
                 ("app:main", "staging_directory", os.path.join(directory, "staging")),
                 ("app:main", "persistence_directory", os.path.join(directory, "persisted"))]
     if use:
