@@ -178,6 +178,12 @@ if ssl_pem == "*":
     sys.exit("run.sh: ssl_pem = * (a generated certificate) works with paster only; give gunicorn a PEM file")
 if ssl_pem:
     args += ["--certfile", ssl_pem, "--keyfile", ssl_pem]
+if parser.has_section("server:main"):
+    used = {"use", "host", "port", "threadpool_workers", "ssl_pem", "here", "__file__"}
+    ignored = sorted(set(parser.options("server:main")) - used)
+    if ignored:
+        print("run.sh: gunicorn mode ignores [server:main] %s (options of LWR's own runner)"
+              % ", ".join(ignored), file=sys.stderr)
 print("\n".join(args))
 EOF
 }
