@@ -9,7 +9,7 @@ under its own name (``threads``, ``trusted_proxy``, ``url_scheme``, ...).  Waitr
 """
 from typing import Dict
 
-__all__ = ["waitress_runner", "waitress_options", "TRANSLATED", "REFUSED"]
+__all__ = ["waitress_factory", "waitress_runner", "waitress_options", "TRANSLATED", "REFUSED"]
 
 #: LWR runner option -> waitress adjustment.
 TRANSLATED = {
@@ -64,8 +64,11 @@ def waitress_options(host: str, port: str, options: Dict[str, str]) -> Dict[str,
     return result
 
 
-def waitress_runner(wsgi_app, global_conf, host="localhost", port="8913", **options):
-    """PasteDeploy ``paste.server_runner`` for waitress (``pip install waitress``)."""
+def waitress_factory(global_conf, host="localhost", port="8913", **options):
+    """PasteDeploy ``paste.server_factory`` for waitress (``pip install waitress``).
+
+    Everything is checked here, before the application is built: a refused option ends
+    ``paster serve`` with its one line without starting the LWR first."""
     options.pop("use", None)
     kwargs = waitress_options(host, port, options)
     try:
@@ -77,4 +80,12 @@ def waitress_runner(wsgi_app, global_conf, host="localhost", port="8913", **opti
         Adjustments(**kwargs)  # validate first: waitress's own errors are tracebacks
     except (ValueError, TypeError) as exc:
         raise SystemExit("[server:main] invalid waitress setting: %s" % exc)
-    waitress.serve(wsgi_app, **kwargs)
+
+    def serve(wsgi_app):
+        waitress.serve(wsgi_app, **kwargs)
+    return serve
+
+
+def waitress_runner(wsgi_app, global_conf, **options):
+    """The same as a ``paste.server_runner`` (for code that calls runners directly)."""
+    waitress_factory(global_conf, **options)(wsgi_app)
