@@ -170,6 +170,7 @@ def test_waitress_refuses_options_it_cannot_honour_in_one_line(tmp_path, option,
     assert expected in output, output
     assert "Traceback" not in output, output
     assert "[lwr." not in output, output  # refused before the application was built
+    assert result.returncode != 0
 
 
 def test_gunicorn_mode_runs_one_threaded_worker(tmp_path):
