@@ -21,6 +21,7 @@ import time
 from typing import List, Optional, Tuple
 
 import lwr
+from lwr.lwr_client.progress import format_bytes, parse_size as parse_bytes
 
 __all__ = ["HealthCheck", "health_response", "DEFAULT_MIN_FREE_BYTES", "BROKER_TIMEOUT", "BROKER_CACHE_SECONDS", "parse_bytes"]
 
@@ -32,37 +33,6 @@ DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024
 BROKER_TIMEOUT = 3.0
 #: A broker check serves the requests of this many seconds (load balancers poll often).
 BROKER_CACHE_SECONDS = 1.0
-
-_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
-
-
-def parse_bytes(value, option: str) -> int:
-    """A byte count: a whole number, optionally followed by K, M, G or T (powers of 1024).
-
-    >>> parse_bytes("1048576", "x"), parse_bytes("512M", "x"), parse_bytes("2g", "x")
-    (1048576, 536870912, 2147483648)
-    """
-    text = str(value).strip().lower()
-    if text.endswith("ib"):
-        text = text[:-2]
-    elif text.endswith("b") and text[:-1].isdigit():
-        text = text[:-1]
-    unit = text[-1:] if text[-1:] in _UNITS and text[-1:] else ""
-    number = text[:-1] if unit else text
-    if not number.isdigit():
-        raise ValueError("%s must be a number of bytes (optionally with K, M, G or T), not %r" % (option, value))
-    return int(number) * _UNITS[unit]
-
-
-def format_bytes(count: int) -> str:
-    """``format_bytes(1536) == '1.5 KiB'``"""
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return "%d B" % count if unit == "B" else "%.1f %s" % (size, unit)
-        size /= 1024
-    return "%d B" % count  # pragma: no cover
-
 
 class HealthCheck:
     """Built once per app (the option is checked at start); :meth:`report` per request."""
