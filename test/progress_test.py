@@ -177,8 +177,8 @@ def test_terminal_line_shows_rate_and_eta_then_a_summary():
 def test_terminal_forgets_quick_transfers_and_sums_up_parallel_ones():
     stream, clock = io.StringIO(), Clock()
     display = ProgressDisplay(stream, tty=True, interval=0.25, clock=clock, width=200)
-    _feed(display, clock, "/a/small", "upload", 1000, 2, 0.1)  # 0.3 s: no line left behind
-    assert "\n" not in stream.getvalue()
+    _feed(display, clock, "/a/small", "upload", 1000, 2, 0.1)  # 0.3 s: never drawn, no line left
+    assert stream.getvalue() == ""
     first, second = display("/a/one", "download"), display("/a/two", "download")
     first(0, 10 * MIB)
     second(0, None)
@@ -194,7 +194,7 @@ def test_terminal_forgets_quick_transfers_and_sums_up_parallel_ones():
 
 def test_terminal_line_fits_the_width():
     stream, clock = io.StringIO(), Clock()
-    display = ProgressDisplay(stream, tty=True, clock=clock, width=40)
+    display = ProgressDisplay(stream, tty=True, clock=clock, width=40, show_after=0)
     display("/" + "x" * 100, "upload")(0, MIB)
     line = stream.getvalue().split("\r\x1b[K")[-1]
     assert len(line) == 39 and line.endswith("…")

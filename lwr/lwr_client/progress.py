@@ -196,18 +196,21 @@ class _Transfer:
 class ProgressDisplay:
     """A progress factory drawing on ``stream``.
 
-    On a terminal one status line is redrawn at most every ``interval`` seconds (several
-    transfers at once are summed up on it); a transfer that took at least ``min_seconds``
+    On a terminal one status line is redrawn at most every ``interval`` seconds for the
+    transfers running for ``show_after`` seconds or more (several at once are summed up on
+    it); a transfer that took at least ``min_seconds``
     leaves a line saying its size, time and rate. Elsewhere (a log, a pipe) a line per
     transfer in flight every ``interval`` seconds, and one per finished transfer.
     """
 
     def __init__(self, stream=None, tty: Optional[bool] = None, interval: Optional[float] = None,
-                 min_seconds: float = 1.0, clock=time.monotonic, width: Optional[int] = None):
+                 min_seconds: float = 1.0, show_after: float = 0.5, clock=time.monotonic,
+                 width: Optional[int] = None):
         self.stream = stream if stream is not None else sys.stderr
         self.tty = _isatty(self.stream) if tty is None else tty
         self.interval = interval if interval is not None else (0.25 if self.tty else 5.0)
         self.min_seconds = min_seconds
+        self.show_after = show_after
         self.clock = clock
         self.width = width
         self._lock = threading.Lock()
@@ -256,13 +259,17 @@ class ProgressDisplay:
                 self._write(format_progress(transfer.label, transfer.done, transfer.total,
                                             transfer.meter.rate()) + "\n")
             return
-        if len(self._active) == 1:
-            transfer = self._active[0]
+        shown = [t for t in self._active if now - t.started >= self.show_after]  # no flicker of small files
+        if not shown:
+            self._clear()
+            return
+        if len(shown) == 1:
+            transfer = shown[0]
             line = format_progress(transfer.label, transfer.done, transfer.total, transfer.meter.rate())
         else:
-            totals = [t.total for t in self._active]
-            rates = [t.meter.rate() for t in self._active]
-            line = format_progress("%d transfers" % len(self._active), sum(t.done for t in self._active),
+            totals = [t.total for t in shown]
+            rates = [t.meter.rate() for t in shown]
+            line = format_progress("%d transfers" % len(shown), sum(t.done for t in shown),
                                    None if None in totals else sum(totals),
                                    None if None in rates else sum(rates))
         self._write("\r\x1b[K" + self._fit(line))
