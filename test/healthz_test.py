@@ -172,3 +172,39 @@ def test_broker_unreachable_answers_503_then_200_when_it_returns(lwr_server_fact
     finally:
         relay.cut()
         delete_queues(name, BROKER_URL)
+
+
+def test_a_silent_broker_is_reported_within_the_timeout(tmp_path):
+    """A host that accepts the connection and never answers (a firewall half-open, a hung
+    broker): the check gives up after BROKER_TIMEOUT, and answers from then on without waiting."""
+    import socket
+    import threading
+    from types import SimpleNamespace
+
+    from lwr.health import BROKER_TIMEOUT
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True).start()
+    url = "amqp://guest:guest@127.0.0.1:%d//" % listener.getsockname()[1]
+    binding = SimpleNamespace(bindings=[SimpleNamespace(exchange=SimpleNamespace(url=url, connect_ssl=None),
+                                                        _threads=[], outbox=None)])
+    app = _App({}, str(tmp_path))
+    app.message_queue_binding = binding
+    check = HealthCheck(app, 0)
+    try:
+        started = time.monotonic()
+        ok, body = check.report()
+        elapsed = time.monotonic() - started
+        assert not ok
+        assert body["components"]["broker"]["connected"] is False
+        assert "timed out" in body["components"]["broker"]["error"]
+        assert BROKER_TIMEOUT * 0.9 <= elapsed <= BROKER_TIMEOUT + 2, elapsed
+        started = time.monotonic()
+        check.report()  # within the second: the same answer, at once
+        assert time.monotonic() - started < 0.5
+    finally:
+        check.close()
+        listener.close()
+        for connection, _ in accepted:
+            connection.close()
