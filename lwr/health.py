@@ -23,7 +23,8 @@ from typing import List, Optional, Tuple
 import lwr
 from lwr.lwr_client.progress import format_bytes, parse_size as parse_bytes
 
-__all__ = ["HealthCheck", "health_response", "DEFAULT_MIN_FREE_BYTES", "BROKER_TIMEOUT", "BROKER_CACHE_SECONDS", "parse_bytes"]
+__all__ = ["HealthCheck", "health_response", "DEFAULT_MIN_FREE_BYTES", "BROKER_TIMEOUT", "BROKER_CACHE_SECONDS",
+           "parse_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ DEFAULT_MIN_FREE_BYTES = 100 * 1024 * 1024
 BROKER_TIMEOUT = 3.0
 #: A broker check serves the requests of this many seconds (load balancers poll often).
 BROKER_CACHE_SECONDS = 1.0
+
 
 class HealthCheck:
     """Built once per app (the option is checked at start); :meth:`report` per request."""
