@@ -9,7 +9,7 @@ Components:
   connection kept for this purpose (re-opened when it fails), and the consumer and
   publisher threads of every manager's binding alive;
 * ``disk`` - the free space of the file system holding ``staging_directory``, at least
-  ``healthz_min_free_bytes``.
+  ``healthz_min_free_bytes``; ``persistence_directory`` writable.
 
 :meth:`HealthCheck.report` returns ``(ok, body)``: the route answers 200 with the body when
 every component is fine, 503 with it (its ``reasons`` say what is down) otherwise.
@@ -78,6 +78,11 @@ class HealthCheck:
         staging = getattr(self.app, "staging_directory", None)
         if staging:
             entry = _disk(staging, self.min_free_bytes)
+            persistence = getattr(self.app, "persistence_directory", None)
+            if persistence and not os.access(persistence, os.W_OK | os.X_OK):
+                # where managers record their jobs: without it no job survives a restart
+                entry.setdefault("problems", []).append("persistence_directory is missing or not writable")
+                entry["status"] = "down"
             components["disk"] = entry
             reasons += ["disk: %s" % problem for problem in entry.get("problems", [])]
         ok = not reasons

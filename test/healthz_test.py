@@ -1,5 +1,6 @@
 """``/healthz``: each component reported; 503 with the reasons while one is down, 200 again after."""
 import json
+import shutil
 import time
 
 import pytest
@@ -92,6 +93,10 @@ def test_a_manager_whose_worker_stopped_is_down(tmp_path):
         assert entry["problems"] == ["thread lwr-_default_-worker-0 has stopped"]
         assert body["reasons"] == ["manager _default_: thread lwr-_default_-worker-0 has stopped"]
         assert body["components"]["disk"]["status"] == "ok"
+        shutil.rmtree(app.persistence_directory)  # where the managers record their jobs
+        ok, body = app.health.report()
+        assert body["components"]["disk"]["status"] == "down"
+        assert "disk: persistence_directory is missing or not writable" in body["reasons"]
     finally:
         app.shutdown(timeout=5)
 
