@@ -56,6 +56,8 @@ DEFAULTS = {
     "python": None,
     "timeout": 60.0,
     "transfer_threads": None,
+    "transfer_size": None,
+    "progress": None,
 }
 
 
@@ -89,18 +91,21 @@ def _options(options) -> dict:
 
 
 class _Say:
-    def __init__(self, quiet):
+    def __init__(self, quiet, display=None):
         self.quiet = quiet
+        self.display = display
 
     def __call__(self, message):
         if not self.quiet:
+            if hasattr(self.display, "clear"):  # the progress line goes before a message is printed
+                self.display.clear()
             print(message, flush=True)
 
 
 def run(options) -> None:
     """Run the whole sequence once; raise :class:`CheckFailure` (or the client's error) on any problem."""
     options = _options(options)
-    say = _Say(options["suppress_output"])
+    say = _Say(options["suppress_output"], options["progress"])
     base = tempfile.mkdtemp(prefix="lwr_client_check_")
     try:
         _run(options, base, say)
@@ -157,6 +162,8 @@ def _file_action_config(options, paths, base):
 
 def _client_manager(options):
     kwds = {"cache": bool(options["cache"])}
+    if callable(options["progress"]):
+        kwds["progress"] = options["progress"]
     if options["transfer_threads"]:
         kwds["transfer_threads"] = options["transfer_threads"]
     if options["job_manager"] is not None:
@@ -226,11 +233,15 @@ def _run(options, base, say):
         tool = MockTool(os.path.dirname(paths["t/script.py"]))
         client, job_config = _set_up_job(client_manager, destination, tool, options["job_id"], say)
         job_id = client.job_id
+        output_files = [paths["dataset_%d" % index] for index in (1, 2, 3, 4, 77, 78)]
+        work_dir_outputs = [(os.path.join(paths["w"], "env_test"), paths["dataset_77"]),
+                            (os.path.join(paths["w"], "rewrite_action_test"), paths["dataset_78"])]
+        large = _large_file(options, paths, base, say)
+        if large is not None:  # up as a working directory file, back as an output of it
+            output_files.append(large[1])
+            work_dir_outputs.append(large[:2])
         client_outputs = ClientOutputs(
-            working_directory=paths["w"],
-            output_files=[paths["dataset_%d" % index] for index in (1, 2, 3, 4, 77, 78)],
-            work_dir_outputs=[(os.path.join(paths["w"], "env_test"), paths["dataset_77"]),
-                              (os.path.join(paths["w"], "rewrite_action_test"), paths["dataset_78"])],
+            working_directory=paths["w"], output_files=output_files, work_dir_outputs=work_dir_outputs,
             version_file=paths["GALAXY_VERSION_1234"])
         requirements = None
         if options["test_requirement"]:
@@ -254,6 +265,9 @@ def _run(options, base, say):
         if failures:
             raise CheckFailure("collecting outputs failed: %s" % "; ".join(str(exc) for exc in failures))
         _check_results(options, paths, base, job_id, command_text, say)
+        if large is not None:
+            _expect("%s (%d bytes, SHA-256)" % (os.path.basename(large[1]), os.path.getsize(large[0])),
+                    large[2], _sha256(large[1]))
         if options["test_errors"]:
             _check_missing_output(client, base, say, legacy_server="pulsar_version" not in status)
             if not options["disable_cleanup"]:
@@ -261,6 +275,36 @@ def _run(options, base, say):
         say("All checks passed for job %s" % job_id)
     finally:
         client_manager.shutdown()
+
+
+def _large_file(options, paths, base, say):
+    """``(path, path it comes back to, SHA-256)`` of the ``transfer_size`` file, or None."""
+    size = options["transfer_size"]
+    if not size:
+        return None
+    from lwr.lwr_client.progress import format_bytes, parse_size
+
+    size = parse_size(size, "--transfer_size")
+    path = os.path.join(paths["w"], "transfer_check.bin")
+    block = os.urandom(1024 * 1024)
+    with open(path, "wb") as handle:
+        for offset in range(0, size, len(block)):
+            handle.write(block[:min(len(block), size - offset)])
+    say("Wrote %s (%s) to send up and fetch back" % (path, format_bytes(size)))
+    return path, os.path.join(base, "transfer_check_back.bin"), _sha256(path)
+
+
+def _sha256(path):
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1024 * 1024), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
 
 
 def _wait(client, timeout, say):
@@ -360,13 +404,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no_env", dest="test_env", action="store_false", help="do not send env")
     parser.add_argument("--no_rewrite_action", dest="test_rewrite_action", action="store_false",
                         help="no rewrite action mapper")
+    parser.add_argument("--transfer_size", default=None, metavar="SIZE",
+                        help="also send a file of SIZE bytes (K, M, G suffixes allowed) up with the job and "
+                             "fetch it back, checking its SHA-256")
+    parser.add_argument("--progress", action="store_true",
+                        help="show file transfers (rate, ETA) on standard error even when it is not a "
+                             "terminal (on a terminal they are always shown)")
     return parser
 
 
 def main(argv=None) -> int:
+    from lwr.lwr_client.progress import display_for
+
     options = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    display = display_for(sys.stderr, force=options.progress)
+    options.progress = display
     try:
-        run(options)
+        try:
+            run(options)
+        finally:
+            if display is not None:
+                display.close()
     except CheckFailure as exc:
         print("FAILED: %s" % exc, file=sys.stderr)
         return 1
