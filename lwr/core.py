@@ -2,6 +2,7 @@
 import logging
 import os
 
+from lwr.health import HealthCheck
 from lwr.locks import LockManager
 from lwr.manager_factory import ConfigurationError, build_managers
 from lwr.managers.base import leftovers
@@ -36,6 +37,7 @@ class LwrApp:
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
         retention_policy = self._build_retention_policy(conf)
+        self.health = self._build_health_check(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
@@ -62,6 +64,12 @@ class LwrApp:
     def _build_retention_policy(conf):
         try:
             return RetentionPolicy.from_config(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    def _build_health_check(self, conf):
+        try:
+            return HealthCheck.from_config(self, conf)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
 
@@ -116,6 +124,7 @@ class LwrApp:
 
     def shutdown(self, timeout=None):
         self.job_reaper.shutdown(timeout)
+        self.health.close()
         if self.message_queue_binding is not None:
             try:
                 self.message_queue_binding.shutdown()

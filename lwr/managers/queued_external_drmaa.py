@@ -15,15 +15,17 @@ import pwd
 import re
 import threading
 
+from lwr import resources
 from lwr.managers.base.external import ManagerError
 from lwr.managers.queued_drmaa import DrmaaQueueManager
 from lwr.managers.util.sudo import SudoError, sudo
-from lwr.util import LWR_ROOT, asbool
+from lwr.util import asbool
 
 __all__ = ["ExternalDrmaaQueueManager", "LWR_ROOT"]
 
 log = logging.getLogger(__name__)
 
+LWR_ROOT = resources.lwr_root()  # the checkout, or lwr/_data of an installed package
 DEFAULT_SCRIPTS = {
     "chown_working_directory_script": "scripts/chown_working_directory.bash",
     "drmaa_launch_script": "scripts/drmaa_launch.bash",

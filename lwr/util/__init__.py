@@ -1,15 +1,10 @@
-"""Small helpers shared by the server: atomic file writes, streaming copies, where LWR lives."""
+"""Small helpers shared by the server: atomic file writes, streaming copies."""
 import json
-import os
 
 from lwr.lwr_client.util import ReplacingFile, asbool
 
-__all__ = ["LWR_ROOT", "atomic_write", "atomic_write_json", "read_json", "copy_stream", "CHUNK_SIZE", "asbool",
+__all__ = ["atomic_write", "atomic_write_json", "read_json", "copy_stream", "CHUNK_SIZE", "asbool",
            "loads_bounded", "JsonTooDeep", "MAX_JSON_DEPTH"]
-
-#: The directory holding the ``lwr`` package, ``scripts/`` and ``server.ini`` of a checkout: the
-#: default ``--root`` of the commands and the base of relative script paths in manager options.
-LWR_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 #: Size of every streaming read and write: large enough for loopback speed, small enough for RSS.
 CHUNK_SIZE = 1024 * 1024

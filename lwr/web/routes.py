@@ -7,6 +7,7 @@ import shutil
 
 import lwr
 from lwr import paths
+from lwr.health import health_response
 from lwr.lwr_client.path_type import OUTPUT_PATH_TYPES
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
@@ -188,8 +189,9 @@ def download_output(manager, environ, job_id, name, type="output"):
                          root=job_directory.path)
 
 
-def healthz():
-    return {"status": "ok", "version": lwr.__version__, "pulsar_version": lwr.PULSAR_VERSION}
+def healthz(app):
+    """200 with each component's state when all work, 503 with the reasons otherwise (lwr.health)."""
+    return health_response(app)
 
 
 # -- experimental file cache (spec §8) -------------------------------------------------------------
