@@ -12,10 +12,11 @@ import logging.config
 import os
 from typing import Optional
 
-__all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "LWR_ROOT", "DEFAULT_INI_PATH",
+from lwr.core import LwrApp
+
+__all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "DEFAULT_INI_PATH",
            "DEFAULT_APP", "ConfigError", "default_root"]
 
-LWR_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_INI_PATH = "server.ini"
 DEFAULT_APP = "main"
 DEFAULT_MANAGER = "_default_"
@@ -107,8 +108,6 @@ def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **o
     With ``config_env`` true, ``LWR_CONFIG_<OPTION>`` environment variables
     override ini options too (before ``overrides``).
     """
-    from lwr.core import LwrApp
-
     conf = config_builder.load()
     if config_env:
         for key, value in os.environ.items():
