@@ -3,6 +3,7 @@ import logging
 import os
 
 from lwr.health import HealthCheck
+from lwr.lwr_client.transport.retry import RetryPolicy, set_default_retry
 from lwr.locks import LockManager
 from lwr.manager_factory import ConfigurationError, build_managers
 from lwr.managers.base import leftovers
@@ -37,6 +38,7 @@ class LwrApp:
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
         retention_policy = self._build_retention_policy(conf)
+        self.retry_policy = self._build_retry_policy(conf)
         self.health = self._build_health_check(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
@@ -66,6 +68,18 @@ class LwrApp:
             return RetentionPolicy.from_config(conf)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+
+    @staticmethod
+    def _build_retry_policy(conf):
+        """The retry budget of this server's own HTTP requests (``remote_transfer`` actions to and
+        from Galaxy's job files API): ``retry_*`` options over the built-in defaults."""
+        set_default_retry(None)
+        try:
+            policy = RetryPolicy.from_environ().with_params(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        set_default_retry(policy)
+        return policy
 
     def _build_health_check(self, conf):
         try:
