@@ -236,3 +236,25 @@ def test_a_transfer_past_its_budget_fails_naming_the_budget(tmp_path, transport_
     assert "the 1.5 s retry budget (retry_budget) is spent" in message
     assert "not reachable" in message and "s3cret" not in message
     assert not (tmp_path / "copy.dat").exists()
+
+
+# -- the command-line form: run_client_tests.py and lwr-submit ----------------------------------------
+def test_run_client_tests_takes_a_retry_budget_for_its_requests():
+    from lwr.lwr_client.test import check
+    options = check.build_parser().parse_args(["--url", "http://127.0.0.1:%d/" % free_port(), "--retry_budget", "1",
+                                               "--retry_initial_backoff", "0.05", "--suppress_output"])
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable, match=r"the 1 s retry budget \(retry_budget\) is spent"):
+        check.run(options)
+    assert time.monotonic() - started < 4
+
+
+def test_lwr_submit_refuses_a_bad_retry_option_in_one_line(capsys, tmp_path, monkeypatch):
+    import base64
+
+    from lwr.scripts import submit
+    monkeypatch.chdir(tmp_path)
+    description = base64.b64encode(b'{"job_id": "1"}').decode("ascii")
+    assert submit.main(["--base64", description, "--retry_max_attempts", "many"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == "lwr-submit: error: retry_max_attempts = 'many': expected a whole number"

@@ -30,6 +30,8 @@ __all__ = [
     "DEFAULT_JITTER",
     "set_default_retry",
     "default_retry",
+    "add_arguments",
+    "arguments_params",
 ]
 
 log = logging.getLogger(__name__)
@@ -223,6 +225,34 @@ def parse_params(params: Optional[Mapping]) -> dict:
         raise ValueError("retry_max_backoff = %g is below retry_initial_backoff = %g"
                          % (changes["max_backoff"], changes["initial_backoff"]))
     return changes
+
+
+_HELP = {
+    "retry_max_attempts": "most attempts per request, the first included (default %d)" % DEFAULT_ATTEMPTS,
+    "retry_initial_backoff": "seconds of the first wait before a retry (default %g)" % DEFAULT_INITIAL_BACKOFF,
+    "retry_max_backoff": "longest wait in seconds between two attempts (default %g)" % DEFAULT_MAX_BACKOFF,
+    "retry_budget": "seconds after a request's first attempt when no further attempt starts; 0: no time "
+                    "limit (default %g)" % DEFAULT_BUDGET,
+    "retry_jitter": "spreading of the waits: %s (default %s)" % (", ".join(JITTERS), DEFAULT_JITTER),
+}
+
+
+def add_arguments(parser, what: str = "HTTP requests") -> None:
+    """``--retry_max_attempts`` ... ``--retry_jitter`` on an ``argparse`` parser (the command-line
+    form of :data:`PARAMETERS`); :func:`arguments_params` reads them back."""
+    group = parser.add_argument_group("retry budget", "how %s that fail without an answer, time out or get "
+                                                      "HTTP 408/429/5xx are retried" % what)
+    for name in PARAMETERS:
+        group.add_argument("--%s" % name, default=None, metavar="N" if name != "retry_jitter" else "KIND",
+                           choices=JITTERS if name == "retry_jitter" else None, help=_HELP[name])
+
+
+def arguments_params(args) -> dict:
+    """The ``retry_*`` parameters given on the command line (checked), as strings."""
+    values = vars(args) if not isinstance(args, Mapping) else args
+    given = {name: str(values[name]) for name in PARAMETERS if values.get(name) is not None}
+    parse_params(given)
+    return given
 
 
 def set_default_retry(policy: Optional[RetryPolicy]) -> None:
