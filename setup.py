@@ -49,6 +49,7 @@ setup(
     install_requires=read_requirements(),
     entry_points={
         "paste.app_factory": ["main = lwr.web.wsgi:app_factory"],
+        "paste.server_factory": ["server = lwr.web.httpserver:server_factory"],
         "paste.server_runner": ["server = lwr.web.httpserver:server_runner"],
         "console_scripts": [
             "lwr-daemon = lwr.daemon:main",

@@ -7,12 +7,14 @@ YAML form, so the stores need not know which file they came from.
 import os
 import xml.etree.ElementTree as ElementTree
 
+from lwr.options import ConfigurationError
+
 __all__ = ["load_config", "ObjectStoreConfigError"]
 
 STORE_TYPES = ("disk", "hierarchical", "distributed")
 
 
-class ObjectStoreConfigError(ValueError):
+class ObjectStoreConfigError(ConfigurationError, ValueError):
     """The configuration file cannot be used; the message names the file and the problem."""
 
 

@@ -2,6 +2,7 @@
 import atexit
 import logging
 
+from lwr.app_options import validate_app_conf
 from lwr.core import LwrApp
 from lwr.manager_endpoint_util import SubmitRefused
 from lwr.managers.base.directory import JobExists, UnknownFileType
@@ -9,8 +10,10 @@ from lwr.managers.stateful import JobStateConflict, UnknownJob
 from lwr.managers.util.job_script import InvalidEnvironment
 from lwr.paths import InvalidPath
 from lwr.objectstore import InvalidObjectRequest, ObjectNotFound
+from lwr.options import ConfigurationError
 from lwr.web import object_store_routes, routes
 from lwr.web.access_log import AccessLogMiddleware, install_secret_masking
+from lwr.web.exposure import check_authentication
 from lwr.web.framework import ROUTES, RoutingApp
 from lwr.web.http_io import MalformedChunk
 
@@ -60,9 +63,20 @@ class LwrWebApp(RoutingApp):
 
 
 def app_factory(global_conf, **local_conf):
-    """PasteDeploy entry point: build the app from ``[app:main]`` options (all strings)."""
+    """PasteDeploy entry point: build the app from ``[app:main]`` options (all strings).
+
+    A configuration mistake ends the process with one line (``SystemExit``: no traceback from
+    ``paster serve``, uWSGI or gunicorn) naming the file, the section and the option.
+    """
     install_secret_masking([local_conf.get("private_key"), local_conf.get("private_token")])
-    lwr_app = LwrApp(global_conf=global_conf, **local_conf)
+    config_file = global_conf.get("__file__")
+    try:
+        options = validate_app_conf(local_conf, config_file)
+        check_authentication(local_conf.get("private_key"), options.get("allow_unauthenticated", False),
+                             config_file)
+        lwr_app = LwrApp(global_conf=global_conf, **local_conf)
+    except ConfigurationError as exc:
+        raise SystemExit(str(exc.located(config_file, "app:main"))) from None
     webapp = LwrWebApp(lwr_app)
     atexit.register(webapp.shutdown)
     return AccessLogMiddleware(webapp)

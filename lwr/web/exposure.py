@@ -1,0 +1,113 @@
+"""Secure by default: a server without ``private_key`` only listens on loopback.
+
+:func:`listening_hosts` reads, from the ini file the app was loaded from, the addresses the
+server will listen on (every ``[server:*]`` section's ``host`` / ``listen`` / ``bind``, or
+``[uwsgi]``'s sockets when running under uWSGI).  :func:`check_authentication` refuses an app
+without a key when any of them reaches beyond loopback (or when they cannot be told), unless
+``allow_unauthenticated = true``, which is logged as a warning at every start; on loopback
+only, the missing key is a warning.
+"""
+import configparser
+import ipaddress
+import logging
+import os
+import socket
+import sys
+from typing import List, Optional
+
+from lwr.options import ConfigurationError
+
+__all__ = ["listening_hosts", "is_loopback", "check_authentication"]
+
+log = logging.getLogger(__name__)
+
+_UWSGI_SOCKETS = ("socket", "uwsgi-socket", "http", "http-socket", "https", "https-socket", "fastcgi-socket")
+
+
+def _host_of(address: str) -> str:
+    """``host`` of ``host:port`` / ``[v6]:port`` / ``unix:/path`` (a Unix socket is local)."""
+    address = address.strip().split(",")[0].strip()
+    if address.startswith("unix:") or address.startswith("/") or address.startswith("@"):
+        return "localhost"
+    if address.startswith("["):
+        return address[1:address.index("]")] if "]" in address else address
+    return address.rsplit(":", 1)[0] if ":" in address else address
+
+
+def listening_hosts(config_file: Optional[str]) -> Optional[List[str]]:
+    """Hosts named by the ini file for listening; None when they cannot be told."""
+    if not config_file or not os.path.isfile(config_file):
+        return None
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(config_file)
+    except configparser.Error:
+        return None
+    hosts = []
+    if "uwsgi" in sys.modules and parser.has_section("uwsgi"):
+        for key in _UWSGI_SOCKETS:
+            if parser.has_option("uwsgi", key):
+                hosts.append(_host_of(parser.get("uwsgi", key)))
+        return hosts or None
+    for section in parser.sections():
+        if not section.startswith("server:"):
+            continue
+        values = dict(parser.items(section))
+        if values.get("listen"):  # waitress: "host:port host:port"
+            hosts.extend(_host_of(item) for item in values["listen"].split())
+        elif values.get("bind"):  # gunicorn
+            hosts.extend(_host_of(item) for item in values["bind"].split())
+        elif values.get("host") is not None:
+            hosts.append(values["host"].strip())
+        elif "waitress" in values.get("use", ""):
+            hosts.append("0.0.0.0")  # waitress listens on every interface by default
+        else:
+            hosts.append("localhost")  # egg:lwr#server and egg:Paste#http
+    return hosts or None
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address ``host`` stands for is a loopback address."""
+    host = (host or "").strip().strip("[]")
+    if host in ("", "*", "0.0.0.0", "::"):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+
+
+def check_authentication(private_key: Optional[str], allow_unauthenticated: bool, config_file: Optional[str],
+                         section: str = "app:main") -> None:
+    """Refuse (:class:`ConfigurationError`) or warn about a server without ``private_key``."""
+    if private_key and private_key.strip():
+        return
+    hosts = listening_hosts(config_file)
+    exposed = [h for h in hosts if not is_loopback(h)] if hosts is not None else None
+    user = _user()
+    if exposed == []:
+        log.warning("no private_key: any local user can run commands as %s through the server on %s",
+                    user, ", ".join(hosts))
+        return
+    where = ("host = %s" % ", ".join(exposed)) if exposed else "an address not known to be loopback"
+    if allow_unauthenticated:
+        log.warning("allow_unauthenticated = true: serving WITHOUT authentication on %s; anyone who can reach "
+                    "it can run any command as %s", where, user)
+        return
+    state = "not set" if private_key is None else "empty"
+    raise ConfigurationError("private_key is %s while the server listens beyond loopback (%s): set private_key, "
+                             "or allow_unauthenticated = true to serve without authentication"
+                             % (state, where), config_file, section, "private_key")
+
+
+def _user() -> str:
+    try:
+        import getpass
+        return getpass.getuser()
+    except Exception:
+        return "the server's user"
