@@ -153,6 +153,8 @@ def _pem_file(text):
     path = text.strip()
     if path == "*":
         return path
+    if os.path.isdir(path):
+        raise OptionValueError("it is a directory")
     if not os.path.isfile(path):
         raise OptionValueError("no such file")
     if not os.access(path, os.R_OK):

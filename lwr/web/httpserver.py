@@ -296,7 +296,7 @@ def bind(host, port, backlog=64, config_file=None):
         raise ConfigurationError("host = %r: cannot resolve the host name (%s)" % (host, exc.strerror or exc),
                                  config_file, SERVER_SECTION, "host") from None
     except OSError as exc:
-        reason = exc.strerror or str(exc)  # "Address already in use", ...
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # "Address already in use", ...
         if exc.errno == errno.EACCES and port < 1024:
             reason += " (ports below 1024 need privileges)"
         raise ConfigurationError("cannot listen on %s: %s" % (address, reason), config_file, SERVER_SECTION,

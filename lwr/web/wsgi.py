@@ -4,6 +4,7 @@ import logging
 
 from lwr.app_options import validate_app_conf
 from lwr.core import LwrApp
+from lwr.manager_factory import check_managers_config
 from lwr.manager_endpoint_util import SubmitRefused
 from lwr.managers.base.directory import JobExists, UnknownFileType
 from lwr.managers.stateful import JobStateConflict, UnknownJob
@@ -72,6 +73,7 @@ def app_factory(global_conf, **local_conf):
     config_file = global_conf.get("__file__")
     try:
         options = validate_app_conf(local_conf, config_file)
+        check_managers_config(local_conf)
         check_authentication(local_conf.get("private_key"), options.get("allow_unauthenticated", False),
                              config_file)
         lwr_app = LwrApp(global_conf=global_conf, **local_conf)
