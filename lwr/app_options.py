@@ -96,6 +96,9 @@ def validate_app_conf(conf: Mapping[str, object], file: Optional[str] = None,
                                          "[manager:NAME] section of job_managers_config)" % (key, manager_option),
                                          file, section, key)
     options = APP_OPTIONS.validate(conf, file, section)
+    if options.get("object_store_config_file"):
+        from lwr.objectstore.config import load_config
+        load_config(options["object_store_config_file"])  # refuses an unknown key or a bad value in it
     if options.get("message_queue_url"):
         from lwr.messaging.routes import parse_exchanges
         try:

@@ -158,6 +158,17 @@ def test_a_file_that_is_no_pem_names_the_option(tmp_path):
         % (ini, str(pem))), result.stderr
 
 
+@pytest.mark.parametrize("command", [_paster, _daemon], ids=["paster_serve", "lwr_daemon"])
+def test_a_typo_in_the_object_store_file_names_it(tmp_path, command):
+    store = tmp_path / "object_store_conf.xml"
+    store.write_text('<object_store type="disk" wieght="1">\n  <files_dir path="%s"/>\n</object_store>\n'
+                     % (tmp_path / "files"))
+    ini = write_config(tmp_path, app={"object_store_config_file": str(store)})
+    expected = ("%s: [app:main] object_store_config_file %s: <object_store>: unknown attribute 'wieght' "
+                "(did you mean weight?)" % (ini, store))
+    refused_with(run(command(ini)), ("lwr-daemon: error: " if command is _daemon else "") + expected)
+
+
 def _start(ini, timeout=30):
     """A server that should start: returns (process, stderr so far) once it serves."""
     process = subprocess.Popen(_paster(ini), cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,

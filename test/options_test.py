@@ -273,3 +273,26 @@ def test_every_option_job_managers_rst_explains_is_declared():
     known = [t for t in terms if any(t in options or t in options.names() for options in MANAGER_OPTIONS.values())
              or t in MANAGER_TYPES]
     assert terms and sorted(set(terms) - set(known)) == []
+
+
+def test_object_store_files_refuse_unknown_names_and_store_by_uuid(tmp_path):
+    from lwr.objectstore.config import load_config
+
+    yaml_file = tmp_path / "store.yml"
+    yaml_file.write_text("type: distributed\nbackends:\n  - id: a\n    type: disk\n    files_dir: a\n"
+                         "    max_precent_full: 90\n")
+    with pytest.raises(ConfigurationError, match=r"store 'a': unknown key 'max_precent_full' "
+                                                 r"\(did you mean max_percent_full\?\)"):
+        load_config(str(yaml_file))
+    xml_file = tmp_path / "store.xml"
+    xml_file.write_text('<object_store type="hierarchical"><backends><backnd id="x"/></backends></object_store>')
+    with pytest.raises(ConfigurationError, match=r"<backends>: unknown element 'backnd' \(did you mean backend\?\)"):
+        load_config(str(xml_file))
+    xml_file.write_text('<object_store type="disk" store_by="uuid"><files_dir path="f"/></object_store>')
+    with pytest.raises(ConfigurationError, match=r"store_by = 'uuid' is not supported"):
+        load_config(str(xml_file))
+    # Galaxy's own settings that change nothing here are accepted
+    xml_file.write_text('<object_store type="disk" name="Main" private="false" store_by="id">'
+                        '<description>main disk</description><badges><faster/></badges>'
+                        '<files_dir path="f"/></object_store>')
+    assert load_config(str(xml_file))["type"] == "disk"

@@ -1,7 +1,8 @@
 """Secure by default: a server without ``private_key`` only listens on loopback.
 
 :func:`listening_hosts` reads, from the ini file the app was loaded from, the addresses the
-server will listen on (every ``[server:*]`` section's ``host`` / ``listen`` / ``bind``, or
+server will listen on (every ``[server:*]`` section's ``host`` / ``listen`` / ``bind`` and every
+circusd ``[socket:*]`` section's ``host``, or
 ``[uwsgi]``'s sockets when running under uWSGI).  :func:`check_authentication` refuses an app
 without a key when any of them reaches beyond loopback (or when they cannot be told), unless
 ``allow_unauthenticated = true``, which is logged as a warning at every start; on loopback
@@ -50,6 +51,8 @@ def listening_hosts(config_file: Optional[str]) -> Optional[List[str]]:
                 hosts.append(_host_of(parser.get("uwsgi", key)))
         return hosts or None
     for section in parser.sections():
+        if section.startswith("socket:") and parser.has_option(section, "host"):  # circusd's sockets
+            hosts.append(parser.get(section, "host").strip())
         if not section.startswith("server:"):
             continue
         values = dict(parser.items(section))
