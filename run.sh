@@ -263,6 +263,8 @@ case "$MODE" in
         if [ "$DAEMON" = 0 ]; then
             exec paster serve "$CONFIG" ${ARGS[@]+"${ARGS[@]}"}
         fi
+        # A configuration mistake is told here, in one line, not only in the daemon's log.
+        python -m lwr.scripts.check_config "$CONFIG" || exit 1
         read -r HOST PORT < <(server_address "$CONFIG")
         remove_stale_pid_file "$PID_FILE"
         LOG_OFFSET=0

@@ -45,6 +45,12 @@ def _run_sh(ini):
     return [RUN_SH, "--mode", "paster", "--config", ini]
 
 
+def _run_sh_daemon(ini):
+    directory = os.path.dirname(ini)
+    return [RUN_SH, "--mode", "paster", "--config", ini, "--daemon", "--pid-file", os.path.join(directory, "p.pid"),
+            "--log-file", os.path.join(directory, "p.log")]
+
+
 def _daemon(ini):
     return [LWR_DAEMON, "--root", os.path.dirname(ini), "--ini_path", os.path.basename(ini),
             "--pid_file", "d.pid"]
@@ -102,11 +108,12 @@ def _expected(template, ini, port=None):
     return template.format(ini=ini, managers=os.path.join(os.path.dirname(ini), "job_managers.ini"), port=port)
 
 
-@pytest.mark.parametrize("command", [_paster, _run_sh], ids=["paster_serve", "run_sh"])
+@pytest.mark.parametrize("command", [_paster, _run_sh, _run_sh_daemon], ids=["paster_serve", "run_sh", "run_sh_daemon"])
 @pytest.mark.parametrize("name,server,app,managers,expected", MISTAKES, ids=[m[0] for m in MISTAKES])
 def test_a_mistake_is_refused_by_the_server_with_one_line(tmp_path, command, name, server, app, managers, expected):
     ini = write_config(tmp_path, server, app, managers)
     refused_with(run(command(ini)), _expected(expected, ini))
+    assert not (tmp_path / "p.pid").exists()
 
 
 @pytest.mark.parametrize("name,server,app,managers,expected", [m for m in MISTAKES if m[0] in DAEMON_MISTAKES],
@@ -118,7 +125,7 @@ def test_a_mistake_is_refused_by_lwr_daemon_with_one_line(tmp_path, name, server
     assert not (tmp_path / "d.pid").exists()
 
 
-@pytest.mark.parametrize("command", [_paster, _run_sh], ids=["paster_serve", "run_sh"])
+@pytest.mark.parametrize("command", [_paster, _run_sh, _run_sh_daemon], ids=["paster_serve", "run_sh", "run_sh_daemon"])
 def test_a_port_in_use_is_refused_naming_the_address(tmp_path, command):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -224,3 +231,13 @@ def test_a_key_and_a_correct_configuration_start_without_a_warning_about_it(tmp_
         assert "private_key" not in output and "allow_unauthenticated" not in output, output
     finally:
         _stop(process)
+
+
+def test_check_config_passes_a_good_configuration_and_leaves_the_port_free(tmp_path):
+    port = free_port()
+    ini = write_config(tmp_path, port=port)
+    result = run([sys.executable, "-m", "lwr.scripts.check_config", ini])
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))  # the trial bind was released
+    assert run([sys.executable, "-m", "lwr.scripts.check_config", "--help"]).returncode == 0

@@ -126,4 +126,10 @@ def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **o
                 conf[key[len("LWR_CONFIG_"):].lower()] = value
     conf.update(overrides)
     config_builder.check(conf)
-    return LwrApp(global_conf={"__file__": config_builder.ini_path, "here": config_builder.root}, **conf)
+    try:
+        return LwrApp(global_conf={"__file__": config_builder.ini_path, "here": config_builder.root}, **conf)
+    except ConfigError:
+        raise
+    except ConfigurationError as exc:  # found while building (a manager's plugin, ...): same one line
+        exc.located(config_builder.ini_path, "app:%s" % config_builder.app_name)
+        raise ConfigError(exc.message, exc.file, exc.section, exc.option) from None

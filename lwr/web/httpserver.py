@@ -284,6 +284,7 @@ def _prepare(config_file, local_conf):
     def run(wsgi_app):
         serve(wsgi_app, host=host, port=port, ssl_pem=ssl_pem, use_sendfile=values.get("use_sendfile", False),
               threadpool_options=threadpool_options, listener=listener, tls_context=tls_context, **options)
+    run.listener = listener
     return run
 
 

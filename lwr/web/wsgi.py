@@ -18,7 +18,7 @@ from lwr.web.exposure import check_authentication
 from lwr.web.framework import ROUTES, RoutingApp
 from lwr.web.http_io import MalformedChunk
 
-__all__ = ["app_factory", "LwrWebApp", "EXCEPTION_STATUS"]
+__all__ = ["app_factory", "check_app_conf", "LwrWebApp", "EXCEPTION_STATUS"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,16 @@ class LwrWebApp(RoutingApp):
         self.lwr_app.shutdown()
 
 
+def check_app_conf(global_conf, local_conf) -> dict:
+    """Every check ``app_factory`` makes before building anything: the declared options, the job
+    managers file, the object store file and ``private_key`` against where the server listens."""
+    config_file = global_conf.get("__file__")
+    options = validate_app_conf(local_conf, config_file)
+    check_managers_config(local_conf)
+    check_authentication(local_conf.get("private_key"), options.get("allow_unauthenticated", False), config_file)
+    return options
+
+
 def app_factory(global_conf, **local_conf):
     """PasteDeploy entry point: build the app from ``[app:main]`` options (all strings).
 
@@ -72,10 +82,7 @@ def app_factory(global_conf, **local_conf):
     install_secret_masking([local_conf.get("private_key"), local_conf.get("private_token")])
     config_file = global_conf.get("__file__")
     try:
-        options = validate_app_conf(local_conf, config_file)
-        check_managers_config(local_conf)
-        check_authentication(local_conf.get("private_key"), options.get("allow_unauthenticated", False),
-                             config_file)
+        check_app_conf(global_conf, local_conf)
         lwr_app = LwrApp(global_conf=global_conf, **local_conf)
     except ConfigurationError as exc:
         raise SystemExit(str(exc.located(config_file, "app:main"))) from None
