@@ -22,8 +22,9 @@ TRUE_WORDS = ("true", "yes", "on", "1", "y", "t")
 FALSE_WORDS = ("false", "no", "off", "0", "n", "f", "none")
 
 
-class ConfigurationError(Exception):
+class ConfigurationError(ValueError):
     """A configuration the server cannot use; it refuses to start with this one-line message.
+    A ``ValueError``: a configured value the server cannot take.
 
     ``file``, ``section`` and ``option`` say where; :meth:`located` fills in what the raiser
     did not know (a manager knows its section, the factory knows the file).

@@ -34,7 +34,7 @@ YAML_KEYS = OptionSet("object store keys", [
 ] + _IGNORED)
 
 
-class ObjectStoreConfigError(ConfigurationError, ValueError):
+class ObjectStoreConfigError(ConfigurationError):
     """The configuration file cannot be used; the message names the file and the problem."""
 
 
