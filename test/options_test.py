@@ -2,6 +2,7 @@
 listing exactly the declared options."""
 import os
 import re
+import socket
 
 import pytest
 
@@ -129,7 +130,20 @@ def test_loopback_is_told_from_the_host(host, loopback):
     assert is_loopback(host) is loopback
 
 
-def test_listening_hosts_come_from_every_server_section(tmp_path):
+@pytest.fixture
+def nothing_bound(monkeypatch):
+    """This test process may hold other tests' listening sockets: judge the ini file alone."""
+    monkeypatch.setattr("lwr.web.exposure.bound_hosts", lambda: [])
+
+
+def test_the_hosts_this_process_listens_on_count(monkeypatch):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert "127.0.0.1" in listening_hosts(None)
+
+
+def test_listening_hosts_come_from_every_server_section(tmp_path, nothing_bound):
     ini = tmp_path / "server.ini"
     ini.write_text("[server:main]\nuse = egg:lwr#server\nhost = 127.0.0.1\n\n[server:other]\nuse = egg:waitress#main\n"
                    "\n[server:third]\nlisten = 0.0.0.0:8080 [::1]:8081\n\n[server:fourth]\nuse = egg:Paste#http\n")
@@ -137,7 +151,7 @@ def test_listening_hosts_come_from_every_server_section(tmp_path):
     assert listening_hosts(str(tmp_path / "missing.ini")) is None
 
 
-def test_authentication_check_fails_closed(tmp_path, caplog):
+def test_authentication_check_fails_closed(tmp_path, caplog, nothing_bound):
     ini = tmp_path / "server.ini"
     ini.write_text("[server:main]\nhost = 0.0.0.0\n")
     check_authentication("key", False, str(ini))  # a key: nothing to say

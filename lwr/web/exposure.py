@@ -1,10 +1,11 @@
 """Secure by default: a server without ``private_key`` only listens on loopback.
 
-:func:`listening_hosts` reads, from the ini file the app was loaded from, the addresses the
-server will listen on (every ``[server:*]`` section's ``host`` / ``listen`` / ``bind`` and every
-circusd ``[socket:*]`` section's ``host``, or
-``[uwsgi]``'s sockets when running under uWSGI).  :func:`check_authentication` refuses an app
-without a key when any of them reaches beyond loopback (or when they cannot be told), unless
+:func:`listening_hosts` gives the addresses this process already listens on (servers that
+bind before they load the application: ``egg:lwr#server``, gunicorn, uWSGI) together with
+those named by the ini file the app was loaded from: every ``[server:*]`` section's
+``host`` / ``listen`` / ``bind``, every circusd ``[socket:*]`` section's ``host``, or under
+uWSGI the ``[uwsgi]`` sockets.  :func:`check_authentication` refuses an app without a key
+when any of them reaches beyond loopback (or when none can be told), unless
 ``allow_unauthenticated = true``, which is logged as a warning at every start; on loopback
 only, the missing key is a warning.
 """
@@ -18,7 +19,7 @@ from typing import List, Optional
 
 from lwr.options import ConfigurationError
 
-__all__ = ["listening_hosts", "is_loopback", "check_authentication"]
+__all__ = ["listening_hosts", "bound_hosts", "is_loopback", "check_authentication"]
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,28 @@ def _host_of(address: str) -> str:
     return address.rsplit(":", 1)[0] if ":" in address else address
 
 
+def bound_hosts() -> List[str]:
+    """Addresses this process already listens on (TCP). A server that binds before it loads the
+    application (egg:lwr#server, gunicorn, uWSGI) shows where it really listens, whatever the ini says."""
+    try:
+        import psutil
+        process = psutil.Process()
+        connections = (process.net_connections if hasattr(process, "net_connections") else process.connections)
+        return sorted({c.laddr.ip for c in connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.laddr})
+    except Exception:  # no psutil, or not allowed to look: the ini file is all there is
+        return []
+
+
 def listening_hosts(config_file: Optional[str]) -> Optional[List[str]]:
-    """Hosts named by the ini file for listening; None when they cannot be told."""
+    """Hosts this process listens on or the ini file names for listening; None when neither tells."""
+    named = _named_hosts(config_file)
+    bound = bound_hosts()
+    if named is None and not bound:
+        return None
+    return (named or []) + [host for host in bound if host not in (named or [])]
+
+
+def _named_hosts(config_file: Optional[str]) -> Optional[List[str]]:
     if not config_file or not os.path.isfile(config_file):
         return None
     parser = configparser.ConfigParser(interpolation=None, strict=False)
