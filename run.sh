@@ -21,9 +21,11 @@ In paster mode (the default on a plain install) ARGS are `paster serve` options:
 paster's daemon options (--daemon, --stop-daemon, --status, --reload, --pid-file,
 --log-file, start/stop/restart/status) select paster mode when no --mode is given.
 
-With --daemon, run.sh waits (up to LWR_START_TIMEOUT seconds, default 20) until the server
-process listens on [server:main] host:port of the config file, and exits non-zero, showing
-the end of the log, if it died or never answered. Plain `paster --daemon` exits 0 even then.
+With --daemon, run.sh first checks the configuration (python -m lwr.scripts.check_config),
+printing a mistake or a taken port in one line; then it waits (up to LWR_START_TIMEOUT
+seconds, default 20) until the server process listens on [server:main] host:port of the
+config file, and exits non-zero, showing the end of the log, if it died or never answered.
+Plain `paster --daemon` exits 0 even then.
 
 Options:
   -m, --mode MODE     uwsgi | circusd | chaussette | paster

@@ -310,3 +310,14 @@ def test_object_store_files_refuse_unknown_names_and_store_by_uuid(tmp_path):
                         '<description>main disk</description><badges><faster/></badges>'
                         '<files_dir path="f"/></object_store>')
     assert load_config(str(xml_file))["type"] == "disk"
+
+
+def test_the_server_runner_defaults_match_the_declarations():
+    from lwr.web.httpserver import DEFAULTS
+
+    for name, (default, kind, minimum) in DEFAULTS.items():
+        option = SERVER_OPTIONS.find(name)
+        assert option is not None and option.default == default, name
+        assert option.parse(str(minimum)) == minimum, name
+        with pytest.raises(ValueError):
+            option.parse(str(minimum - (1 if kind is int else 0.05)))
