@@ -34,6 +34,7 @@ class LwrApp:
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
         retention_policy = self._build_retention_policy(conf)
+        self.health = self._build_health_check(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
@@ -61,6 +62,14 @@ class LwrApp:
         from lwr.manager_factory import ConfigurationError
         try:
             return RetentionPolicy.from_config(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    def _build_health_check(self, conf):
+        from lwr.health import HealthCheck
+        from lwr.manager_factory import ConfigurationError
+        try:
+            return HealthCheck.from_config(self, conf)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
 
@@ -120,6 +129,7 @@ class LwrApp:
 
     def shutdown(self, timeout=None):
         self.job_reaper.shutdown(timeout)
+        self.health.close()
         if self.message_queue_binding is not None:
             try:
                 self.message_queue_binding.shutdown()

@@ -47,7 +47,8 @@ class ClientManager:
     """Makes a :class:`JobClient` (or :class:`InputCachingJobClient`) per job.
 
     ``job_manager`` (+ ``file_cache``, ``object_store``) selects the in-process
-    interface; otherwise HTTP with ``transport`` (``urllib``/``curl``/None).
+    interface; otherwise HTTP with ``transport`` (``urllib``/``curl``/None) and ``progress``, a
+    factory told about every file transferred (see :mod:`lwr.lwr_client.progress`).
     """
 
     def __init__(self, **kwds):
@@ -59,7 +60,7 @@ class ClientManager:
             self.interface_factory = lambda destination: LocalLwrInterface(destination, job_manager, file_cache,
                                                                            object_store)
         else:
-            transport = get_transport(kwds.get("transport"), environ)
+            transport = get_transport(kwds.get("transport"), environ, progress=kwds.get("progress"))
             self.interface_factory = lambda destination: HttpLwrInterface(destination, transport)
         self.transfer_threads = _transfer_threads(kwds.get("transfer_threads"), environ)
         self.cache = _cache_enabled(kwds.get("cache"), environ)

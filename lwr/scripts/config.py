@@ -15,7 +15,7 @@ from typing import Optional
 from lwr.options import ConfigurationError
 
 __all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "LWR_ROOT", "DEFAULT_INI_PATH",
-           "DEFAULT_APP", "ConfigError"]
+           "DEFAULT_APP", "ConfigError", "default_root"]
 
 LWR_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_INI_PATH = "server.ini"
@@ -27,13 +27,19 @@ class ConfigError(ConfigurationError):
     """The ini file or app section cannot be used (a :class:`~lwr.options.ConfigurationError`)."""
 
 
+def default_root(ini_path: str) -> str:
+    """Where the process runs without ``--root``: the directory of an absolute ``--ini_path``,
+    else the current directory (never the installed package's directory)."""
+    return os.path.dirname(ini_path) if os.path.isabs(ini_path) else os.getcwd()
+
+
 class LwrConfigBuilder:
     """Where the app's configuration comes from: ``--root``, ``--ini_path`` (relative to root), ``--app``."""
 
     def __init__(self, args=None, ini_path: Optional[str] = None, app: Optional[str] = None,
                  root: Optional[str] = None, **kwds):
-        root = root or getattr(args, "root", None) or LWR_ROOT
         ini_path = ini_path or getattr(args, "ini_path", None) or DEFAULT_INI_PATH
+        root = root or getattr(args, "root", None) or default_root(ini_path)
         self.root = os.path.abspath(root)
         self.ini_path = ini_path if os.path.isabs(ini_path) else os.path.join(self.root, ini_path)
         self.app_name = app or getattr(args, "app", None) or DEFAULT_APP
@@ -41,7 +47,8 @@ class LwrConfigBuilder:
     @classmethod
     def populate_options(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--root", default=None,
-                            help="LWR root directory; the process runs there (default %s)" % LWR_ROOT)
+                            help="LWR root directory; the process runs there (default: the directory of an "
+                                 "absolute --ini_path, else the current directory)")
         parser.add_argument("--ini_path", default=None,
                             help="Paste ini file, relative to --root (default %s)" % DEFAULT_INI_PATH)
         parser.add_argument("--app", default=None, help="app section [app:APP] to load (default %s)" % DEFAULT_APP)

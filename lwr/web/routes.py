@@ -202,8 +202,10 @@ def download_output(manager, environ, job_id, name, type="output"):
 
 
 @route("GET", "/healthz", "json")
-def healthz():
-    return {"status": "ok", "version": lwr.__version__, "pulsar_version": lwr.PULSAR_VERSION}
+def healthz(app):
+    """200 with each component's state when all work, 503 with the reasons otherwise (lwr.health)."""
+    from lwr.health import health_response
+    return health_response(app)
 
 
 # -- experimental file cache (spec §8) -------------------------------------------------------------
