@@ -7,12 +7,15 @@ generated from :data:`APP_OPTIONS` (``docs/_ext/lwr_options.py``).
 """
 from typing import Mapping, Optional
 
+from lwr.lwr_client.progress import parse_size
 from lwr.messaging.options import MESSAGE_QUEUE_OPTIONS
-from lwr.options import BOOL, DURATION, OCTAL, PATH, STRING, ConfigurationError, Option, OptionSet, choice
+from lwr.options import BOOL, DURATION, OCTAL, PATH, STRING, ConfigurationError, Kind, Option, OptionSet, choice
 
 __all__ = ["APP_OPTIONS", "APP_SECTION", "validate_app_conf"]
 
 APP_SECTION = "app:main"
+
+BYTES = Kind("bytes", parse_size, "a number of bytes, optionally with K, M, G or T (powers of 1024)")
 
 _GENERAL = [
     Option("staging_directory", PATH, "lwr_staging",
@@ -35,6 +38,8 @@ _GENERAL = [
     Option("cleanup_unsubmitted_after", DURATION, None,
            "Remove jobs set up but never submitted once nothing in them changed for this long."),
     Option("cleanup_interval", DURATION, "10m", "How often job directories are checked for retention."),
+    Option("healthz_min_free_bytes", BYTES, "100M",
+           "/healthz answers 503 when the file system of staging_directory has less free space; 0 disables."),
 ]
 
 _TOOLS = [

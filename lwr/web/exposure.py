@@ -19,7 +19,7 @@ from typing import List, Optional
 
 from lwr.options import ConfigurationError
 
-__all__ = ["listening_hosts", "bound_hosts", "is_loopback", "check_authentication"]
+__all__ = ["listening_hosts", "bound_hosts", "note_bound", "is_loopback", "check_authentication"]
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,19 @@ def bound_hosts() -> List[str]:
         import psutil
         process = psutil.Process()
         connections = (process.net_connections if hasattr(process, "net_connections") else process.connections)
-        return sorted({c.laddr.ip for c in connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.laddr})
-    except Exception:  # no psutil, or not allowed to look: the ini file is all there is
-        return []
+        listening = {c.laddr.ip for c in connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.laddr}
+    except Exception:  # no psutil, or not allowed to look: the ini file (and what we bound) is all there is
+        listening = set()
+    return sorted(listening | set(_BOUND))
+
+
+#: Hosts bound by egg:lwr#server in this process; it listens only once the application is built,
+#: so the kernel does not show them as listening yet when the application checks.
+_BOUND = []
+
+
+def note_bound(host: str) -> None:
+    _BOUND.append(host)
 
 
 def listening_hosts(config_file: Optional[str]) -> Optional[List[str]]:
@@ -83,8 +93,8 @@ def _named_hosts(config_file: Optional[str]) -> Optional[List[str]]:
             hosts.extend(_host_of(item) for item in values["bind"].split())
         elif values.get("host") is not None:
             hosts.append(values["host"].strip())
-        elif "waitress" in values.get("use", ""):
-            hosts.append("0.0.0.0")  # waitress listens on every interface by default
+        elif values.get("use", "").startswith("egg:waitress"):
+            hosts.append("0.0.0.0")  # waitress's own runner listens on every interface by default
         else:
             hosts.append("localhost")  # egg:lwr#server and egg:Paste#http
     return hosts or None

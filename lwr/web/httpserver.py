@@ -31,6 +31,7 @@ from lwr.options import ConfigurationError
 from lwr.web.http_head import Limits
 from lwr.web.http_loop import FrontDoor
 from lwr.web.http_worker import Exchange
+from lwr.web.exposure import note_bound
 from lwr.web.server_options import SERVER_OPTIONS, SERVER_SECTION
 
 
@@ -205,6 +206,21 @@ def _listen(host, port, backlog):
     return socket.create_server((host, port), family=family, backlog=backlog)
 
 
+def _bound(host, port):
+    """What :func:`socket.create_server` does short of ``listen()``."""
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and hasattr(socket, "IPV6_V6ONLY"):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def _connection_limit(wanted):
     """``max_connections``, raising the open-file limit to fit it when the hard limit allows."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -273,7 +289,10 @@ def _prepare(config_file, local_conf):
             raise ConfigurationError("ssl_pem = %r: expected a PEM file holding a private key and its certificate "
                                      "(%s)" % (ssl_pem, exc.strerror if isinstance(exc, OSError) and exc.strerror
                                                else exc), config_file, SERVER_SECTION, "ssl_pem")
-    listener = bind(host, port, values.get("request_queue_size") or DEFAULTS["request_queue_size"][0], config_file)
+    # Bound now, listening only once the application is built: a port in use is told before the
+    # application loads, and nothing (run.sh, lwr-server start) takes the address for a server that is up.
+    listener = bind(host, port, config_file)
+    backlog = values.get("request_queue_size") or DEFAULTS["request_queue_size"][0]
     options, threadpool_options = {}, {}
     for key, value in local_conf.items():
         if key in DEFAULTS:
@@ -282,17 +301,21 @@ def _prepare(config_file, local_conf):
             threadpool_options[key[len("threadpool_"):]] = values[key]
 
     def run(wsgi_app):
+        listener.listen(backlog)
         serve(wsgi_app, host=host, port=port, ssl_pem=ssl_pem, use_sendfile=values.get("use_sendfile", False),
               threadpool_options=threadpool_options, listener=listener, tls_context=tls_context, **options)
     run.listener = listener
     return run
 
 
-def bind(host, port, backlog=64, config_file=None):
-    """The listening socket, or a one-line :class:`ConfigurationError` naming the address."""
+def bind(host, port, config_file=None):
+    """A socket bound to the address (not yet listening), or a one-line :class:`ConfigurationError`
+    naming the address."""
     address = "[%s]:%s" % (host, port) if ":" in host else "%s:%s" % (host or "*", port)
     try:
-        return _listen(host, port, backlog)
+        sock = _bound(host, port)
+        note_bound(sock.getsockname()[0])
+        return sock
     except socket.gaierror as exc:
         raise ConfigurationError("host = %r: cannot resolve the host name (%s)" % (host, exc.strerror or exc),
                                  config_file, SERVER_SECTION, "host") from None
