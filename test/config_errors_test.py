@@ -241,3 +241,19 @@ def test_check_config_passes_a_good_configuration_and_leaves_the_port_free(tmp_p
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))  # the trial bind was released
     assert run([sys.executable, "-m", "lwr.scripts.check_config", "--help"]).returncode == 0
+
+
+def test_gunicorn_bound_beyond_loopback_without_a_key_is_refused(tmp_path):
+    """The address gunicorn was given on its command line counts, whatever server.ini's host says."""
+    from test.support.services import require
+
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    require(os.path.exists(gunicorn), "gunicorn is not installed in %s (./setup_venv.sh --dev)"
+            % os.path.dirname(os.path.dirname(sys.executable)))
+    port = free_port()
+    ini = write_config(tmp_path, {"host": "localhost"}, {"private_key": None}, port=port)
+    result = run([gunicorn, "--paste", ini, "-b", "0.0.0.0:%d" % port, "--workers", "1"], timeout=60)
+    assert result.returncode != 0
+    assert ("%s: [app:main] private_key is not set while the server listens beyond loopback (host = 0.0.0.0)" % ini
+            in result.stderr), result.stderr
+    assert "Traceback" not in result.stderr, result.stderr

@@ -1,6 +1,7 @@
 """The WSGI application Paste loads: ``paste.app_factory = lwr.web.wsgi:app_factory``."""
 import atexit
 import logging
+import sys
 
 from lwr.app_options import validate_app_conf
 from lwr.core import LwrApp
@@ -73,6 +74,20 @@ def check_app_conf(global_conf, local_conf) -> dict:
     return options
 
 
+#: gunicorn's arbiter stops (instead of starting the worker again, forever) on this exit status.
+_GUNICORN_WORKER_BOOT_ERROR = 3
+
+
+def _refusal(message: str) -> SystemExit:
+    """The one line as the process's last word: ``SystemExit(message)`` prints it and exits 1
+    (paster, uWSGI, lwr-daemon); a gunicorn worker prints it and exits with the status that
+    makes the arbiter give up."""
+    if "gunicorn.workers.base" in sys.modules:
+        print(message, file=sys.stderr, flush=True)
+        return SystemExit(_GUNICORN_WORKER_BOOT_ERROR)
+    return SystemExit(message)
+
+
 def app_factory(global_conf, **local_conf):
     """PasteDeploy entry point: build the app from ``[app:main]`` options (all strings).
 
@@ -85,7 +100,7 @@ def app_factory(global_conf, **local_conf):
         check_app_conf(global_conf, local_conf)
         lwr_app = LwrApp(global_conf=global_conf, **local_conf)
     except ConfigurationError as exc:
-        raise SystemExit(str(exc.located(config_file, "app:main"))) from None
+        raise _refusal(str(exc.located(config_file, "app:main"))) from None
     webapp = LwrWebApp(lwr_app)
     atexit.register(webapp.shutdown)
     return AccessLogMiddleware(webapp)
