@@ -179,14 +179,13 @@ class Option:
     ``deprecated`` (a reason) marks an option accepted for old configurations but ignored."""
 
     def __init__(self, name: str, kind: Kind = STRING, default: object = None, doc: str = "",
-                 prefix: bool = False, deprecated: Optional[str] = None, example: Optional[str] = None):
+                 prefix: bool = False, deprecated: Optional[str] = None):
         self.name = name
         self.kind = kind
         self.default = default
         self.doc = doc
         self.prefix = prefix
         self.deprecated = deprecated
-        self.example = example
 
     @property
     def display_name(self) -> str:
