@@ -8,8 +8,21 @@ generated from :data:`APP_OPTIONS` (``docs/_ext/lwr_options.py``).
 from typing import Mapping, Optional
 
 from lwr.lwr_client.progress import parse_size
+from lwr.managers.options import MANAGER_OPTIONS
 from lwr.messaging.options import MESSAGE_QUEUE_OPTIONS
-from lwr.options import BOOL, DURATION, OCTAL, PATH, STRING, ConfigurationError, Kind, Option, OptionSet, choice
+from lwr.objectstore.config import load_config
+from lwr.options import (
+    BOOL,
+    DURATION,
+    OCTAL,
+    PATH,
+    STRING,
+    ConfigurationError,
+    Kind,
+    Option,
+    OptionSet,
+    choice,
+)
 
 __all__ = ["APP_OPTIONS", "APP_SECTION", "validate_app_conf"]
 
@@ -102,10 +115,11 @@ def validate_app_conf(conf: Mapping[str, object], file: Optional[str] = None,
                                          file, section, key)
     options = APP_OPTIONS.validate(conf, file, section)
     if options.get("object_store_config_file"):
-        from lwr.objectstore.config import load_config
         load_config(options["object_store_config_file"])  # refuses an unknown key or a bad value in it
     if options.get("message_queue_url"):
-        from lwr.messaging.routes import parse_exchanges
+        from lwr.messaging.routes import (
+            parse_exchanges,  # here: the AMQP client code only for an MQ server
+        )
         try:
             parse_exchanges(conf, [])
         except ValueError as exc:
@@ -114,7 +128,6 @@ def validate_app_conf(conf: Mapping[str, object], file: Optional[str] = None,
 
 
 def _manager_option(key):
-    from lwr.managers.options import MANAGER_OPTIONS
     for options in MANAGER_OPTIONS.values():
         if key in options:
             return key

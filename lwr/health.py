@@ -14,13 +14,17 @@ Components:
 :meth:`HealthCheck.report` returns ``(ok, body)``: the route answers 200 with the body when
 every component is fine, 503 with it (its ``reasons`` say what is down) otherwise.
 """
+import json
 import logging
 import os
 import threading
 import time
 from typing import List, Optional, Tuple
 
+from webob import Response
+
 import lwr
+from lwr.lwr_client.amqp_exchange import mask_password
 from lwr.lwr_client.progress import format_bytes, parse_size as parse_bytes
 
 __all__ = ["HealthCheck", "health_response", "DEFAULT_MIN_FREE_BYTES", "BROKER_TIMEOUT", "BROKER_CACHE_SECONDS",
@@ -196,9 +200,7 @@ class _BrokerProbe:
             self._lock.release()
 
     def _probe(self, exchange) -> dict:
-        from lwr.lwr_client.amqp_exchange import _mask
-
-        url = _mask(exchange.url)
+        url = mask_password(exchange.url)
         try:
             if self._connection is not None:
                 try:
@@ -218,7 +220,7 @@ class _BrokerProbe:
 
     @staticmethod
     def _open(exchange):
-        import kombu
+        import kombu  # here: only a server with a broker configured loads kombu
 
         kwds = {"heartbeat": 0, "connect_timeout": BROKER_TIMEOUT,
                 "transport_options": {"read_timeout": BROKER_TIMEOUT, "write_timeout": BROKER_TIMEOUT}}
@@ -251,10 +253,6 @@ class _BrokerProbe:
 
 def health_response(app):
     """The ``/healthz`` answer: a WebOb response, 200 or 503, with :meth:`HealthCheck.report`'s body."""
-    import json
-
-    from webob import Response
-
     ok, body = HealthCheck.of(app).report()
     return Response(body=json.dumps(body).encode("utf-8"), status=200 if ok else 503,
                     content_type="application/json", charset=None)

@@ -12,6 +12,7 @@ Standard library only: imported by every entry point before anything is built.
 """
 import difflib
 import os
+import re
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 __all__ = ["ConfigurationError", "Kind", "Option", "OptionSet", "STRING", "PATH", "BOOL", "integer",
@@ -128,7 +129,6 @@ def choice(*values: str, ignore_case: bool = False) -> Kind:
 
 def _duration(text):
     # Same grammar as lwr.managers.retention.parse_duration (kept free of its imports here).
-    import re
     word = text.strip().lower()
     if word in ("", "off", "none", "false", "never"):
         return None

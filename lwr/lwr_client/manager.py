@@ -18,7 +18,7 @@ def build_client_manager(**kwargs):
     if "job_manager" in kwargs:
         return ClientManager(**kwargs)
     if kwargs.get("url"):
-        try:
+        try:  # here: a vendored copy of the client may leave the message-queue modules out
             from lwr.lwr_client.amqp_manager import MessageQueueClientManager
         except ImportError as exc:
             raise ImportError("a message-queue client manager (url=%s) needs "

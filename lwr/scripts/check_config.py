@@ -12,18 +12,17 @@ import logging
 import os
 import sys
 
+from paste.deploy import loadwsgi
+
 from lwr.options import ConfigurationError
+from lwr.web import httpserver
+from lwr.web.wsgi import app_factory, check_app_conf
 
 __all__ = ["check", "main"]
 
 
 def check(path: str, app_name: str = "main", server_name: str = "main") -> None:
     """Raise :class:`ConfigurationError` (or ``SystemExit`` with its line) for the first mistake."""
-    from paste.deploy import loadwsgi
-
-    from lwr.web import httpserver
-    from lwr.web.wsgi import app_factory, check_app_conf
-
     uri = "config:" + os.path.abspath(path)
     server = loadwsgi.loadcontext(loadwsgi.SERVER, uri, name=server_name)
     if server.object in (httpserver.server_factory, httpserver.server_runner):

@@ -12,12 +12,14 @@ import logging.config
 import os
 from typing import Optional
 
+from lwr.app_options import validate_app_conf
+from lwr.core import LwrApp
+from lwr.manager_factory import check_managers_config
 from lwr.options import ConfigurationError
 
-__all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "LWR_ROOT", "DEFAULT_INI_PATH",
+__all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "DEFAULT_INI_PATH",
            "DEFAULT_APP", "ConfigError", "default_root"]
 
-LWR_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_INI_PATH = "server.ini"
 DEFAULT_APP = "main"
 DEFAULT_MANAGER = "_default_"
@@ -74,9 +76,6 @@ class LwrConfigBuilder:
     def check(self, conf: Optional[dict] = None) -> dict:
         """Validate the app options (and the job managers file they name) without building anything:
         the typed options, or a one-line :class:`ConfigError` naming the file, section and option."""
-        from lwr.app_options import validate_app_conf
-        from lwr.manager_factory import check_managers_config
-
         conf = self.load() if conf is None else conf
         try:
             options = validate_app_conf(conf, self.ini_path, "app:%s" % self.app_name)
@@ -124,8 +123,6 @@ def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **o
     With ``config_env`` true, ``LWR_CONFIG_<OPTION>`` environment variables
     override ini options too (before ``overrides``).
     """
-    from lwr.core import LwrApp
-
     conf = config_builder.load()
     if config_env:
         for key, value in os.environ.items():

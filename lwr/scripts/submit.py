@@ -17,6 +17,9 @@ import logging
 import sys
 import time
 
+from lwr.lwr_client.progress import display_for, set_default_progress
+from lwr.manager_endpoint_util import submit_job
+from lwr.managers import status
 from lwr.scripts.config import ConfigError, LwrManagerConfigBuilder, load_lwr_app
 
 __all__ = ["main", "read_job_config"]
@@ -67,8 +70,6 @@ def main(argv=None) -> int:
     except (ConfigError, ValueError) as exc:
         print("lwr-submit: error: %s" % exc, file=sys.stderr)
         return 1
-    from lwr.lwr_client.progress import display_for, set_default_progress
-
     # The manager's staging threads transfer in this process: the display sees every file.
     display = display_for(sys.stderr, force=args.progress)
     set_default_progress(display)
@@ -82,9 +83,6 @@ def main(argv=None) -> int:
 
 
 def _run(app, manager_name, job_config, poll_interval, display=None) -> int:
-    from lwr.manager_endpoint_util import submit_job
-    from lwr.managers import status
-
     manager = app.managers.get(manager_name)
     if manager is None:
         print("lwr-submit: error: no manager %r (have %s)" % (manager_name, ", ".join(sorted(app.managers))),

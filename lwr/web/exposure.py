@@ -10,6 +10,7 @@ when any of them reaches beyond loopback (or when none can be told), unless
 only, the missing key is a warning.
 """
 import configparser
+import getpass
 import ipaddress
 import logging
 import os
@@ -40,7 +41,7 @@ def bound_hosts() -> List[str]:
     """Addresses this process already listens on (TCP). A server that binds before it loads the
     application (egg:lwr#server, gunicorn, uWSGI) shows where it really listens, whatever the ini says."""
     try:
-        import psutil
+        import psutil  # here: an optional dependency of this check
         process = psutil.Process()
         connections = (process.net_connections if hasattr(process, "net_connections") else process.connections)
         listening = {c.laddr.ip for c in connections(kind="inet") if c.status == psutil.CONN_LISTEN and c.laddr}
@@ -141,7 +142,6 @@ def check_authentication(private_key: Optional[str], allow_unauthenticated: bool
 
 def _user() -> str:
     try:
-        import getpass
         return getpass.getuser()
     except Exception:
         return "the server's user"

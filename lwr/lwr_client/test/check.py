@@ -5,6 +5,7 @@ Callable from tests: ``run(options)`` with a dict or namespace (in-process
 exactly what differed.  ``main(argv)`` is the command line (exit status 0/1).
 """
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -24,6 +25,7 @@ from lwr.lwr_client import (
     submit_job,
 )
 from lwr.lwr_client.exceptions import TransportError
+from lwr.lwr_client.progress import display_for, format_bytes, parse_size
 
 __all__ = ["run", "main", "CheckFailure", "DEFAULTS", "EXAMPLE_UNICODE_TEXT"]
 
@@ -282,8 +284,6 @@ def _large_file(options, paths, base, say):
     size = options["transfer_size"]
     if not size:
         return None
-    from lwr.lwr_client.progress import format_bytes, parse_size
-
     size = parse_size(size, "--transfer_size")
     path = os.path.join(paths["w"], "transfer_check.bin")
     block = os.urandom(1024 * 1024)
@@ -295,8 +295,6 @@ def _large_file(options, paths, base, say):
 
 
 def _sha256(path):
-    import hashlib
-
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
@@ -414,8 +412,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from lwr.lwr_client.progress import display_for
-
     options = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     display = display_for(sys.stderr, force=options.progress)
     options.progress = display

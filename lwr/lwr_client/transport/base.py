@@ -3,12 +3,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 import uuid
 
 from lwr.lwr_client.exceptions import ServerRefusedToken, ServerUnavailable, TransportError
 from lwr.lwr_client.progress import callback_for
+from lwr.lwr_client.util import ReplacingFile
 
 __all__ = [
     "Transport",
@@ -139,36 +139,12 @@ class RetryPolicy:
                              transient=True)
 
 
-class AtomicDownload:
-    """A temporary file beside ``path`` that becomes ``path`` only on :meth:`commit`.
-
-    An interrupted or failed download never leaves a partial file under the
-    final name (the temporary is removed on :meth:`discard`).
-    """
+class AtomicDownload(ReplacingFile):
+    """A download into a temporary file beside ``path`` that becomes ``path`` only on
+    :meth:`commit` (an interrupted or failed download leaves no partial file under the name)."""
 
     def __init__(self, path: str):
-        self.path = os.path.abspath(path)
-        directory = os.path.dirname(self.path)
-        os.makedirs(directory, exist_ok=True)
-        fd, self.tmp_path = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path)[:100],
-                                             suffix=".part")
-        self.handle = os.fdopen(fd, "wb")
-
-    def write(self, data) -> int:
-        return self.handle.write(data)
-
-    def commit(self) -> None:
-        self.handle.close()
-        os.replace(self.tmp_path, self.path)
-
-    def discard(self) -> None:
-        try:
-            self.handle.close()
-        finally:
-            try:
-                os.unlink(self.tmp_path)
-            except OSError:
-                pass
+        super().__init__(path, make_parents=True)
 
     def read_error_body(self) -> bytes:
         """The (small) body written so far, for an error message; then discard the file."""
