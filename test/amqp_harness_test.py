@@ -22,6 +22,7 @@ from lwr.lwr_client.amqp_manager import MessageQueueClientManager
 from test.support.files_server import FilesServer, _Handler
 from test.support.server import REPO_ROOT
 from test.support.services import port_open, require
+from test.support.wait import wait_for
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 TERMINAL = ("complete", "failed", "lost", "cancelled")
@@ -62,16 +63,6 @@ def delete_queues(manager_name, url=BROKER_URL, exchanges=("lwr", "pulsar"), key
                         channel = connection.channel()
     except Exception:
         pass
-
-
-def wait_for(predicate, timeout, interval=0.05, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
 
 
 class DaemonProcess:

@@ -28,8 +28,8 @@ from test.amqp_harness_test import (
     delete_queues,
     random_manager_name,
     require_broker,
-    wait_for,
 )
+from test.support.wait import wait_for
 
 pytestmark = pytest.mark.amqp
 

@@ -1,6 +1,5 @@
 """AMQP over TLS (``amqp_connect_ssl_*``): a real lwr.daemon and client talk to the real RabbitMQ
 through a TLS terminator in front of it, as they would to a broker with a TLS listener."""
-import os
 import socket
 import ssl
 import threading
@@ -17,8 +16,8 @@ from test.amqp_harness_test import (
     delete_queues,
     random_manager_name,
     require_broker,
-    wait_for,
 )
+from test.support.wait import wait_for
 
 pytestmark = pytest.mark.amqp
 

@@ -17,9 +17,9 @@ from test.amqp_harness_test import (
     delete_queues,
     random_manager_name,
     require_broker,
-    wait_for,
 )
 from test.support.server import REPO_ROOT, free_port
+from test.support.wait import wait_for
 
 SUBMIT = os.path.join(REPO_ROOT, "scripts", "submit.bash")
 

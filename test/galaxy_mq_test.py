@@ -6,7 +6,6 @@ inputs from Galaxy's job files API and posts the outputs back (``remote_transfer
 Needs ``LWR_TEST_GALAXY=1`` on a developer machine (CI always runs it).
 """
 import os
-import time
 
 import pytest
 
@@ -15,6 +14,7 @@ from test.amqp_harness_test import BROKER_URL, DaemonProcess, delete_queues, ran
 from test.support.galaxy import ENABLE_HINT, GalaxyApi, GalaxyServer, galaxy_enabled, install_galaxy
 from test.support.server import free_port
 from test.support.services import require
+from test.support.wait import wait_for
 
 pytestmark = [pytest.mark.galaxy, pytest.mark.amqp, pytest.mark.slow]
 
@@ -81,16 +81,6 @@ def _lwr_job(daemon, external_id) -> JobDirectory:
     return JobDirectory(daemon.staging_directory, str(external_id))
 
 
-def _wait(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
-
-
 @pytest.mark.parametrize("tool_id", ["lwr_reverse", "lwr_reverse_rewrite_parameters"])
 def test_reverse_tool_over_mq_finishes_ok_with_exact_output(stack, history, text_dataset, tool_id):
     galaxy, daemon, api = stack
@@ -142,7 +132,7 @@ def test_deleting_running_job_over_mq_cancels_lwr_job(stack, history):
     lwr_job = _lwr_job(daemon, external_id)
     assert lwr_job.has_metadata("running") and not lwr_job.has_metadata("final_status")
     api.delete_job(run["job"])
-    _wait(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
+    wait_for(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
     assert api.wait_for_job(run["job"], timeout=30)["state"] in ("deleted", "deleting"), api.job(run["job"])
 
 

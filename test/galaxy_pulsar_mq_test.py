@@ -14,7 +14,6 @@ acknowledgements).  The tools are the Pulsar fixtures of
 Needs ``LWR_TEST_GALAXY=1`` on a developer machine.
 """
 import os
-import time
 
 import pytest
 
@@ -30,6 +29,7 @@ from test.support.galaxy import (
 )
 from test.support.server import free_port
 from test.support.services import require
+from test.support.wait import wait_for
 
 pytestmark = [pytest.mark.galaxy, pytest.mark.amqp, pytest.mark.slow]
 
@@ -113,15 +113,6 @@ def _reversed_lines(data: bytes) -> bytes:
     return "".join(reversed(data.decode("utf-8").splitlines(keepends=True))).encode("utf-8")
 
 
-def _wait(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
-
-
 @pytest.mark.parametrize("tool", ["pulsar_transform", "pulsar_transform_ack"])
 def test_transform_output_is_byte_exact_and_staged_through_the_files_api(stack, runs, tool):
     galaxy, daemons, api = stack
@@ -180,7 +171,7 @@ def test_acknowledgements_went_both_ways(stack, runs):
     answered = os.path.join(daemon.persistence_directory, "%s-amqp-ack-consumed" % daemon.manager_name)
     assert len(os.listdir(answered)) >= 2, "Galaxy's setups asked for acknowledgements; the LWR recorded none"
     outbox = os.path.join(daemon.persistence_directory, "%s-status-outbox" % daemon.manager_name)
-    _wait(lambda: not os.listdir(outbox), 30, "Galaxy to acknowledge every status update")
+    wait_for(lambda: not os.listdir(outbox), 30, "Galaxy to acknowledge every status update")
     plain = daemons["pulsar_mq"]
     assert not os.listdir(os.path.join(plain.persistence_directory, "%s-amqp-ack-consumed" % plain.manager_name))
 
@@ -194,5 +185,5 @@ def test_deleting_a_running_job_kills_it_on_the_lwr(stack, runs):
     lwr_job = _lwr_job(stack, "lwr_sleep", run)
     assert lwr_job.has_metadata("running") and not lwr_job.has_metadata("final_status")
     api.delete_job(run["job"])
-    _wait(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
+    wait_for(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
     assert api.wait_for_job(run["job"], timeout=30)["state"] in ("deleted", "deleting"), api.job(run["job"])

@@ -4,7 +4,6 @@ One Galaxy and one LWR serve the whole module; only the restart test (last) rest
 Galaxy.  Needs ``LWR_TEST_GALAXY=1`` on a developer machine (CI always runs it).
 """
 import json
-import os
 import time
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from test.support.galaxy import ENABLE_HINT, GalaxyApi, GalaxyServer, galaxy_enabled, install_galaxy
 from test.support.server import LwrServer, free_port
 from test.support.services import require
+from test.support.wait import wait_for_value
 
 pytestmark = [pytest.mark.galaxy, pytest.mark.slow]
 
@@ -81,16 +81,11 @@ def _failure_text(api, job, outputs):
 
 
 def _wait_lwr_status(lwr, job_id, wanted, timeout=60):
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
+    def read():
         code, body = lwr.request("GET", "jobs/%s/status" % job_id)
-        if code == 200:
-            status = json.loads(body)
-            if status["status"] in wanted:
-                return status
-        time.sleep(0.3)
-    raise AssertionError("LWR job %s never reached %s (last: %s)" % (job_id, wanted, status))
+        return json.loads(body) if code == 200 else {"status": "HTTP %d" % code}
+    return wait_for_value(read, lambda status: status["status"] in wanted, timeout,
+                          "LWR job %s to reach %s" % (job_id, wanted), interval=0.3)
 
 
 @pytest.mark.parametrize("tool_id", ["lwr_reverse", "lwr_reverse_legacy_url", "lwr_reverse_rewrite_parameters"])

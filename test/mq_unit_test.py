@@ -17,16 +17,11 @@ from lwr.lwr_client.exceptions import LwrClientError
 from lwr.messaging.handlers import SetupHandler
 from lwr.messaging.outbox import StatusOutbox
 from lwr.messaging.routes import RouteBook, parse_exchanges
+from test.support.wait import wait_for
 
 
 def _wait(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out")
+    return wait_for(predicate, timeout, interval=0.02)
 
 
 @pytest.mark.parametrize("manager, name, expected", [

@@ -5,7 +5,6 @@ sends them; pulsar_check_test.py and galaxy_pulsar_rest_test.py run the real cli
 """
 import json
 import os
-import time
 
 import pytest
 from packaging.version import Version
@@ -19,14 +18,7 @@ TOKEN = "pulsar-protocol-token"
 
 
 def wait_done(server, job_id, timeout=30):
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
-        status = server.json("GET", "jobs/%s/status" % job_id)
-        if status["complete"] == "true":
-            return status
-        time.sleep(0.05)
-    raise AssertionError("job %s not done: %r" % (job_id, status))
+    return server.wait_for_status(job_id, timeout=timeout)
 
 
 def pulsar_request(server, method, path, params=None, data=None):

@@ -7,9 +7,9 @@ import signal
 import threading
 import time
 
-import psutil
 import pytest
 
+from test.support import wait
 from test.support.server import LwrServer
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -28,13 +28,7 @@ def status(server, job_id):
 
 
 def wait_for(server, job_id, wanted, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = status(server, job_id)
-        if current["status"] in wanted:
-            return current
-        time.sleep(0.05)
-    raise AssertionError("job %s never reached %s: %r" % (job_id, wanted, current))
+    return server.wait_for_status(job_id, wanted, timeout)
 
 
 def restart(server):
@@ -142,10 +136,7 @@ def test_sigkill_during_preprocessing_restages_and_runs_once(tmp_path):
                               "action": {"action_type": "remote_transfer", "path": "/galaxy/in.txt", "url": url}}]}
         submit(server, "pre", "cat ../inputs/in.txt; echo ran >> %s/pre.count" % tmp_path,
                remote_staging=json.dumps(staging))
-        deadline = time.monotonic() + 10
-        while not _GateHandler.requests:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait.wait_for(lambda: _GateHandler.requests, 10, "the input to be requested")
         assert status(server, "pre")["status"] == "preprocessing"
         server = restart(server)
         _GateHandler.gate.set()
@@ -164,15 +155,6 @@ def test_no_orphan_job_processes_after_clean(tmp_path):
         wait_for(server, "orphan", ["running"])
         pid = job_pid(server, "orphan")
         assert server.request("DELETE", "jobs/orphan") == (200, b"OK")
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                    break
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("job process %d still alive after clean" % pid)
+        wait.wait_for(lambda: wait.process_ended(pid), 5, "job process %d to end after clean" % pid)
     finally:
         server.stop()

@@ -2,7 +2,6 @@
 turn the server's 409 ("already submitted") into a failed job, and the job runs once."""
 import socket
 import threading
-import time
 
 import pytest
 
@@ -10,6 +9,7 @@ from lwr.lwr_client import JobClient
 from lwr.lwr_client.exceptions import TransportError
 from lwr.lwr_client.interface import HttpLwrInterface
 from lwr.lwr_client.transport import get_transport
+from test.support.wait import wait_for
 
 pytestmark = [pytest.mark.server]
 
@@ -93,10 +93,7 @@ def test_lost_submit_answer_is_retried_and_the_job_runs_once(lwr_server):
         client.setup()
         client.launch("echo ran >> ../outputs/runs.txt")
         assert proxy.dropped == 1
-        deadline = time.monotonic() + 30
-        while client.get_status() != "complete":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: client.get_status() == "complete", 30, "the job to complete", interval=0.1)
         assert lwr_server.request("GET", "jobs/once/files", {"name": "runs.txt"}) == (200, b"ran\n")
     finally:
         proxy.close()

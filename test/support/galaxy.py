@@ -12,11 +12,10 @@ import re
 import shutil
 import signal
 import subprocess
-import time
-
 import requests
 
 from test.support.server import REPO_ROOT, free_port
+from test.support.wait import eventually, wait_for_value
 
 __all__ = ["galaxy_enabled", "install_galaxy", "GalaxyServer", "GalaxyApi", "FIXTURES", "ENABLE_HINT",
            "PULSAR_MQ_RUNNER"]
@@ -150,18 +149,18 @@ class GalaxyServer:
              "-b", "127.0.0.1:%d" % self.port],
             cwd=self.site, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("galaxy-web exited with %s:\n%s" % (self.process.returncode, self.log()))
-            try:
-                if requests.get(self.url + "/api/version", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError("Galaxy did not answer within %ss:\n%s" % (timeout, self.log()))
+        if not eventually(self._answers, timeout, interval=0.5):
+            self.stop()
+            raise RuntimeError("Galaxy did not answer within %ss:\n%s" % (timeout, self.log()))
+        return self
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError("galaxy-web exited with %s:\n%s" % (self.process.returncode, self.log()))
+        try:
+            return requests.get(self.url + "/api/version", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
 
     def stop(self, timeout: float = 60.0):
         """SIGTERM the whole process group (Galaxy and any job it runs locally), then SIGKILL."""
@@ -252,14 +251,8 @@ class GalaxyApi:
         return self.get("jobs/%s" % job_id, params={"full": "true"})
 
     def wait_for_job(self, job_id, timeout=120, states=TERMINAL_JOB_STATES) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.job(job_id)
-            if job["state"] in states:
-                return job
-            if time.monotonic() > deadline:
-                raise AssertionError("job %s still %s after %ss" % (job_id, job["state"], timeout))
-            time.sleep(0.5)
+        return wait_for_value(lambda: self.job(job_id), lambda job: job["state"] in states, timeout,
+                              "Galaxy job %s to reach %s" % (job_id, states), interval=0.5)
 
     def dataset(self, dataset_id) -> dict:
         return self.get("datasets/%s" % dataset_id)

@@ -6,9 +6,10 @@ import socket
 import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
+
+from test.support.wait import eventually, wait_for_value
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PASTER = os.path.join(os.path.dirname(sys.executable), "paster")
@@ -88,17 +89,19 @@ class LwrServer:
                                         stdout=log, stderr=subprocess.STDOUT, env=env,
                                         start_new_session=True)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("LWR server exited with %s:\n%s" % (self.process.returncode, self.log()))
-            try:
-                self.request("GET", "healthz")
-                return self
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("LWR server did not answer within %ss:\n%s" % (timeout, self.log()))
+        if not eventually(self._answers, timeout, interval=0.1):
+            self.stop()
+            raise RuntimeError("LWR server did not answer within %ss:\n%s" % (timeout, self.log()))
+        return self
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError("LWR server exited with %s:\n%s" % (self.process.returncode, self.log()))
+        try:
+            self.request("GET", "healthz")
+            return True
+        except (OSError, urllib.error.URLError):
+            return False
 
     def log(self) -> str:
         try:
@@ -128,6 +131,24 @@ class LwrServer:
         assert code == expect, "%s %s -> %s %r" % (method, path, code, body[:500])
         return json.loads(body.decode("utf-8"))
 
+    def status(self, job_id, manager=None) -> dict:
+        """The job's status document (``manager``: a named manager's routes)."""
+        prefix = "" if manager in (None, "_default_") else "managers/%s/" % manager
+        return self.json("GET", prefix + "jobs/%s/status" % job_id)
+
+    def wait_for_status(self, job_id, wanted=None, timeout=30.0, manager=None, interval=0.05) -> dict:
+        """The job's status document once its ``status`` is in ``wanted`` (by default: once the
+        document says ``complete``, i.e. the job ended and its outputs were collected)."""
+        if wanted is None:
+            def accept(current):
+                return current["complete"] == "true"
+        else:
+            def accept(current):
+                return current["status"] in wanted
+        return wait_for_value(lambda: self.status(job_id, manager), accept, timeout,
+                              lambda: "job %s to reach %s; server log:\n%s" % (job_id, wanted or "its end",
+                                                                              self.log()[-4000:]), interval)
+
     def stop(self, timeout: float = 10.0):
         if self.process is None or self.process.poll() is not None:
             return
@@ -147,10 +168,8 @@ class LwrServer:
 def settled_listing(directory, timeout: float = 15.0):
     """``os.listdir(directory)`` once the server's background deletions there have finished
     (``clean`` moves a job directory aside as ``.deleting-*`` and removes it in a thread)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        names = os.listdir(directory)
-        if not any(name.startswith(".deleting-") for name in names) or time.monotonic() > deadline:
-            return names
-        time.sleep(0.02)
+    def settled(names):
+        return not any(name.startswith(".deleting-") for name in names)
+    return wait_for_value(lambda: os.listdir(directory), settled, timeout, "the deletions in %s" % directory,
+                          interval=0.02)
 
