@@ -1,6 +1,8 @@
-"""Shared fixtures: real LWR servers started with ``paster serve``."""
+"""Shared fixtures: real LWR servers started with ``paster serve``; the Galaxy modules' history
+and dataset."""
 import pytest
 
+from test.support.galaxy import SAMPLE_TEXT
 from test.support.server import LwrServer
 
 
@@ -23,3 +25,16 @@ def lwr_server_factory(tmp_path):
 @pytest.fixture
 def lwr_server(lwr_server_factory):
     return lwr_server_factory()
+
+
+# -- Galaxy modules: each defines a module-scoped ``stack`` fixture, ``(galaxy, LWR side, api)`` --------
+@pytest.fixture(scope="module")
+def history(stack):
+    """A new history of the module's Galaxy user."""
+    return stack[2].new_history()
+
+
+@pytest.fixture(scope="module")
+def text_dataset(stack, history):
+    """:data:`test.support.galaxy.SAMPLE_TEXT` uploaded into ``history``."""
+    return stack[2].upload_text(history, SAMPLE_TEXT)

@@ -6,6 +6,7 @@
 ``galaxy-web`` with this checkout on ``PYTHONPATH`` so Galaxy loads
 ``lwr.galaxy.runner:LwrJobRunner``.  :class:`GalaxyApi` is a small client of Galaxy's API.
 """
+import contextlib
 import json
 import os
 import re
@@ -15,10 +16,11 @@ import subprocess
 import requests
 
 from test.support.server import REPO_ROOT, free_port
+from test.support.services import require
 from test.support.wait import eventually, wait_for_value
 
-__all__ = ["galaxy_enabled", "install_galaxy", "GalaxyServer", "GalaxyApi", "FIXTURES", "ENABLE_HINT",
-           "PULSAR_MQ_RUNNER"]
+__all__ = ["galaxy_enabled", "install_galaxy", "galaxy_venv", "running", "reversed_lines", "GalaxyServer",
+           "GalaxyApi", "FIXTURES", "ENABLE_HINT", "PULSAR_MQ_RUNNER", "SAMPLE_TEXT"]
 
 FIXTURES = os.path.join(REPO_ROOT, "test", "fixtures", "galaxy")
 INSTALL_SCRIPT = os.path.join(REPO_ROOT, "scripts", "services", "install-galaxy.sh")
@@ -27,6 +29,8 @@ ADMIN_KEY = "lwr-test-bootstrap-admin-key-0123456789"
 TERMINAL_JOB_STATES = ("ok", "error", "deleted", "deleting", "failed", "stopped", "skipped")
 #: Galaxy's own message-queue runner (``load`` of a ``runners`` entry).
 PULSAR_MQ_RUNNER = "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
+#: The text dataset of the ``text_dataset`` fixture (test/conftest.py): tabs, non-ASCII, three lines.
+SAMPLE_TEXT = "first line\nsecond line ünïcode\n\tthird line with tab\n"
 
 
 def galaxy_enabled() -> bool:
@@ -40,6 +44,34 @@ def install_galaxy() -> str:
     if result.returncode != 0:
         raise RuntimeError("install-galaxy.sh failed:\n%s" % result.stderr[-5000:])
     return result.stdout.strip().splitlines()[-1]
+
+
+def galaxy_venv() -> str:
+    """The cached Galaxy venv (installed now if missing); skips the calling fixture unless Galaxy
+    tests are enabled (fails instead under ``LWR_TEST_REQUIRE_SERVICES``)."""
+    require(galaxy_enabled(), ENABLE_HINT)
+    return install_galaxy()
+
+
+@contextlib.contextmanager
+def running(galaxy, user="lwrtester"):
+    """Start ``galaxy`` and yield a :class:`GalaxyApi` of a new user, whose ``admin`` attribute is
+    the admin's (job details such as ``external_id`` need an admin); stop Galaxy at the end."""
+    try:
+        galaxy.start()
+        admin = GalaxyApi(galaxy.url)
+        api = admin.as_new_user(user)
+        api.admin = admin
+        yield api
+    finally:
+        galaxy.stop()
+
+
+def reversed_lines(text) -> bytes:
+    """What the reverse tools write for ``text`` (str or UTF-8 bytes): its lines in reverse order."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return "".join(reversed(text.splitlines(keepends=True))).encode("utf-8")
 
 
 class GalaxyServer:
