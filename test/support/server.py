@@ -18,13 +18,22 @@ __all__ = ["LwrServer", "free_port", "REPO_ROOT"]
 
 
 def free_port() -> int:
+    """A loopback port free now; another process may take it before it is bound, so a server
+    started on it must retry on a collision (as :meth:`LwrServer.start` does)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+class _PortTaken(Exception):
+    pass
+
+
 class LwrServer:
-    """Writes a ``server.ini`` into ``directory`` and runs ``paster serve`` on a free loopback port."""
+    """Writes a ``server.ini`` into ``directory`` and runs ``paster serve`` on a free loopback port
+    (one taken meanwhile by another process is replaced by another free one at start)."""
+
+    START_ATTEMPTS = 5
 
     def __init__(self, directory, app_conf=None, job_managers_ini=None, ssl_pem=None,
                  server_use="egg:lwr#server", port=None, log_level="INFO",
@@ -32,6 +41,7 @@ class LwrServer:
         self.directory = str(directory)
         os.makedirs(self.directory, exist_ok=True)
         self.port = port or free_port()
+        self.port_chosen = port is None  # ours to change if another process takes it first
         self.ssl_pem = ssl_pem
         self.server_use = server_use
         self.log_level = log_level
@@ -82,26 +92,48 @@ class LwrServer:
             handle.write("\n".join(lines))
 
     def start(self, timeout: float = 30.0) -> "LwrServer":
+        for attempt in range(self.START_ATTEMPTS):
+            try:
+                return self._start_once(timeout)
+            except _PortTaken:
+                if not self.port_chosen or attempt == self.START_ATTEMPTS - 1:
+                    raise RuntimeError("port %d is taken:\n%s" % (self.port, self.log()))
+                self.port = free_port()
+                self._write_ini()
+
+    def _start_once(self, timeout):
         env = dict(os.environ)
         env["PYTHONPATH"] = REPO_ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen([PASTER, "serve", self.ini_path], cwd=self.directory,
                                         stdout=log, stderr=subprocess.STDOUT, env=env,
                                         start_new_session=True)
         log.close()
-        if not eventually(self._answers, timeout, interval=0.1):
+        if not eventually(lambda: self._answers(offset), timeout, interval=0.1):
             self.stop()
             raise RuntimeError("LWR server did not answer within %ss:\n%s" % (timeout, self.log()))
         return self
 
-    def _answers(self) -> bool:
+    def _answers(self, log_offset) -> bool:
+        """Whether this process serves the port (not another that took it before us)."""
         if self.process.poll() is not None:
+            if "Address already in use" in self._log_since(log_offset):
+                raise _PortTaken()
             raise RuntimeError("LWR server exited with %s:\n%s" % (self.process.returncode, self.log()))
+        # LWR's own runner says so once it listens (Paste's buffers its stdout: not waited for)
+        if self.server_use == "egg:lwr#server" and "serving on " not in self._log_since(log_offset):
+            return False
         try:
             self.request("GET", "healthz")
             return True
         except (OSError, urllib.error.URLError):
             return False
+
+    def _log_since(self, offset) -> str:
+        with open(self.log_path, "r", errors="replace") as handle:
+            handle.seek(offset)
+            return handle.read()
 
     def log(self) -> str:
         try:
