@@ -1,9 +1,20 @@
 """Shared fixtures: real LWR servers started with ``paster serve``; the Galaxy modules' history
-and dataset."""
+and dataset.  A test that starts a server without the ``server`` marker fails."""
 import pytest
 
+from test.support import server as server_support
 from test.support.galaxy import SAMPLE_TEXT
 from test.support.server import LwrServer
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    # Before any fixture of the test (module-scoped ones included) may start a server.
+    server_support.current_test_marked_server = item.get_closest_marker("server") is not None
+
+
+def pytest_runtest_teardown(item):
+    server_support.current_test_marked_server = None
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from test.support.galaxy import GalaxyServer, galaxy_venv, reversed_lines, running
 from test.support.server import LwrServer
 
-pytestmark = [pytest.mark.galaxy, pytest.mark.slow]
+pytestmark = [pytest.mark.galaxy, pytest.mark.server, pytest.mark.slow]
 
 TOKEN = "pulsar-rest-galaxy-token-9c2e"
 FIRST = "first line\nsecond line ünïcode\n\tthird line with tab\n"

@@ -12,7 +12,7 @@ from test.support.galaxy import GalaxyServer, galaxy_venv, reversed_lines, runni
 from test.support.server import LwrServer, free_port
 from test.support.wait import wait_for_value
 
-pytestmark = [pytest.mark.galaxy, pytest.mark.slow]
+pytestmark = [pytest.mark.galaxy, pytest.mark.server, pytest.mark.slow]
 
 TOKEN = "lwr-galaxy-test-token-5b1f"
 

@@ -13,7 +13,7 @@ from test.support.server import REPO_ROOT, free_port
 from test.support.services import require
 from test.support.wait import wait_for
 
-pytestmark = [pytest.mark.server, pytest.mark.uwsgi]
+pytestmark = [pytest.mark.server, pytest.mark.uwsgi, pytest.mark.slow]
 
 TOKEN = "uwsgi-T0ken-value"
 #: uWSGI lives in a venv of its own: installed into the project's .venv, its ``uwsgi``

@@ -29,6 +29,12 @@ class _PortTaken(Exception):
     pass
 
 
+#: Set by test/conftest.py for the test being set up: whether it carries the ``server`` marker
+#: (``None`` outside pytest).  A test that starts a server unmarked fails: ``-m "not server"``
+#: must really leave out every test that runs ``paster serve``.
+current_test_marked_server = None
+
+
 class LwrServer:
     """Writes a ``server.ini`` into ``directory`` and runs ``paster serve`` on a free loopback port
     (one taken meanwhile by another process is replaced by another free one at start)."""
@@ -92,6 +98,8 @@ class LwrServer:
             handle.write("\n".join(lines))
 
     def start(self, timeout: float = 30.0) -> "LwrServer":
+        if current_test_marked_server is False:
+            raise RuntimeError("this test starts a real LWR server: mark it @pytest.mark.server")
         for attempt in range(self.START_ATTEMPTS):
             try:
                 return self._start_once(timeout)
