@@ -27,10 +27,6 @@ def status(server, job_id):
     return server.json("GET", "jobs/%s/status" % job_id)
 
 
-def wait_for(server, job_id, wanted, timeout=30):
-    return server.wait_for_status(job_id, wanted, timeout)
-
-
 def restart(server):
     server.kill()
     return LwrServer(server.directory, app_conf=server.app_conf, port=server.port).start()
@@ -47,11 +43,11 @@ def test_sigkill_with_jobs_done_running_queued_and_dead(tmp_path):
     server = LwrServer(tmp_path / "srv", job_managers_ini=MANAGERS % 2).start()
     try:
         submit(server, "done", "echo finished > ../outputs/result.txt; exit 4")
-        wait_for(server, "done", ["complete"])
+        server.wait_for_status("done", ["complete"])
         submit(server, "survivor", "sleep 2; echo survived; exit 5")
         submit(server, "dies", "sleep 60")
-        wait_for(server, "survivor", ["running"])
-        wait_for(server, "dies", ["running"])
+        server.wait_for_status("survivor", ["running"])
+        server.wait_for_status("dies", ["running"])
         for name in ("q1", "q2", "q3"):
             submit(server, name, "echo ran >> %s/%s" % (counters, name))
         assert status(server, "q3")["status"] in ("queued", "preprocessing")
@@ -62,15 +58,15 @@ def test_sigkill_with_jobs_done_running_queued_and_dead(tmp_path):
         assert (finished["status"], finished["returncode"]) == ("complete", 4)
         assert server.request("GET", "jobs/done/files", {"name": "result.txt"}) == (200, b"finished\n")
 
-        survivor = wait_for(server, "survivor", ["complete", "failed", "cancelled"])
+        survivor = server.wait_for_status("survivor", ["complete", "failed", "cancelled"])
         assert (survivor["status"], survivor["returncode"], survivor["stdout"]) == ("complete", 5, "survived\n")
 
-        dead = wait_for(server, "dies", ["complete", "failed", "lost", "cancelled"])
+        dead = server.wait_for_status("dies", ["complete", "failed", "lost", "cancelled"])
         assert dead["status"] in ("failed", "lost")
         assert "ended without recording an exit code" in dead["stderr"]
 
         for name in ("q1", "q2", "q3"):
-            assert wait_for(server, name, ["complete", "failed"])["status"] == "complete"
+            assert server.wait_for_status(name, ["complete", "failed"])["status"] == "complete"
             assert (counters / name).read_text() == "ran\n", name
     finally:
         server.stop()
@@ -98,7 +94,7 @@ def test_sigkill_at_random_moments_runs_every_job_exactly_once(tmp_path):
             time.sleep(rng.uniform(0.1, 0.5))
             server = restart(server)
         for job_id in jobs:
-            final = wait_for(server, job_id, ["complete", "failed", "lost", "cancelled"], timeout=60)
+            final = server.wait_for_status(job_id, ["complete", "failed", "lost", "cancelled"], timeout=60)
             assert final["status"] == "complete", final
             assert (counters / job_id).read_text() == "once\n", job_id
     finally:
@@ -140,7 +136,7 @@ def test_sigkill_during_preprocessing_restages_and_runs_once(tmp_path):
         assert status(server, "pre")["status"] == "preprocessing"
         server = restart(server)
         _GateHandler.gate.set()
-        final = wait_for(server, "pre", ["complete", "failed"])
+        final = server.wait_for_status("pre", ["complete", "failed"])
         assert (final["status"], final["stdout"]) == ("complete", "staged input\n"), final
         assert (tmp_path / "pre.count").read_text() == "ran\n"
     finally:
@@ -152,7 +148,7 @@ def test_no_orphan_job_processes_after_clean(tmp_path):
     server = LwrServer(tmp_path / "srv").start()
     try:
         submit(server, "orphan", "sleep 60")
-        wait_for(server, "orphan", ["running"])
+        server.wait_for_status("orphan", ["running"])
         pid = job_pid(server, "orphan")
         assert server.request("DELETE", "jobs/orphan") == (200, b"OK")
         wait.wait_for(lambda: wait.process_ended(pid), 5, "job process %d to end after clean" % pid)
