@@ -258,3 +258,13 @@ def test_lwr_submit_refuses_a_bad_retry_option_in_one_line(capsys, tmp_path, mon
     assert submit.main(["--base64", description, "--retry_max_attempts", "many"]) == 1
     error = capsys.readouterr().err.strip()
     assert error == "lwr-submit: error: retry_max_attempts = 'many': expected a whole number"
+
+
+@pytest.mark.parametrize("option, value", [("retry_budget", "soon"), ("retry_max_attempts", "0"),
+                                           ("retry_jitter", "lots"), ("retry_max_backof", "5")])
+def test_a_bad_retry_option_in_server_ini_is_refused_naming_it(option, value):
+    from lwr.app_options import validate_app_conf
+    with pytest.raises(ConfigurationError) as info:
+        validate_app_conf({option: value}, "server.ini")
+    assert str(info.value).startswith("server.ini: [app:main]") and option in str(info.value)
+    assert "\n" not in str(info.value)
