@@ -10,7 +10,8 @@ from lwr.lwr_client.interface import HttpLwrInterface, LocalLwrInterface
 from lwr.lwr_client.transport import get_transport
 from lwr.lwr_client.transport.retry import parse_params
 
-__all__ = ["build_client_manager", "destination_transport", "ClientManager", "ObjectStoreClientManager", "ObjectStoreClient"]
+__all__ = ["build_client_manager", "destination_transport", "ClientManager", "ObjectStoreClientManager",
+           "ObjectStoreClient"]
 
 log = logging.getLogger(__name__)
 

@@ -193,12 +193,12 @@ class RetryPolicy:
                              transient=True)
 
 
-def _positive_number(name, text, kind=float, minimum=0.0):
+def _number(name, text, kind=float, minimum=0.0):
+    expected = "whole number" if kind is int else "number of seconds"
     try:
         value = kind(str(text).strip())
     except ValueError:
-        raise ValueError("%s = %r: expected a %s" % (name, text, "whole number" if kind is int else "number of seconds")) \
-            from None
+        raise ValueError("%s = %r: expected a %s" % (name, text, expected)) from None
     if value < minimum:
         raise ValueError("%s = %r: expected at least %g" % (name, text, minimum))
     return value
@@ -217,9 +217,9 @@ def parse_params(params: Optional[Mapping]) -> dict:
                 raise ValueError("%s = %r: expected one of %s" % (name, text, ", ".join(JITTERS)))
             changes[keyword] = value
         elif keyword == "attempts":
-            changes[keyword] = _positive_number(name, text, int, 1)
+            changes[keyword] = _number(name, text, int, 1)
         else:
-            changes[keyword] = _positive_number(name, text)
+            changes[keyword] = _number(name, text)
     if "initial_backoff" in changes and "max_backoff" in changes \
             and changes["max_backoff"] < changes["initial_backoff"]:
         raise ValueError("retry_max_backoff = %g is below retry_initial_backoff = %g"
