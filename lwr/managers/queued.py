@@ -4,6 +4,7 @@ import os
 import queue
 import threading
 
+from lwr.managers.job_state import facts as F
 from lwr.managers.unqueued import Manager
 
 __all__ = ["QueueManager", "parse_concurrency"]
@@ -49,8 +50,9 @@ class QueueManager(Manager):
 
     def _start(self, job_id, script):
         job_directory = self.job_directory(job_id)
+        state = self.job_state(job_id)
         with job_directory.lock():
-            job_directory.store_metadata("command_line", script)
+            state.set(F.COMMAND_LINE, script)
         self.work_queue.put(job_id)
 
     def _work(self):

@@ -58,7 +58,7 @@ class ExternalDrmaaQueueManager(DrmaaQueueManager):
     # -- users ----------------------------------------------------------------------------------
     def _job_user(self, job_id, submit_params=None):
         if submit_params is None:
-            config = self.job_directory(job_id).load_metadata("launch_config") or {}
+            config = self.job_state(job_id).launch_config()
             submit_params = config.get("submit_params") or {}
         user = submit_params.get("user")
         if not user:

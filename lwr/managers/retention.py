@@ -25,9 +25,9 @@ import time
 from typing import Callable, List, Mapping, Optional, Tuple
 
 from lwr import paths
-from lwr.managers import status
 from lwr.managers.base import leftovers
 from lwr.managers.base.directory import JobDirectory
+from lwr.managers.job_state import READER
 
 __all__ = ["RetentionPolicy", "JobReaper", "parse_duration", "RETENTION_OPTIONS"]
 
@@ -157,11 +157,12 @@ class JobReaper:
         return reason
 
     def _due(self, job_directory: JobDirectory, now: float) -> Optional[str]:
-        final_status = job_directory.load_metadata("final_status")
+        state = job_directory.state(READER)
+        final_status = state.final_status()
         if final_status:
             if self.policy.cleanup_after is None:
                 return None
-            if final_status == status.COMPLETE and not job_directory.has_metadata("postprocessed"):
+            if not state.finished():
                 return None  # outputs still being pushed
             job_id = job_directory.job_id
             if any(manager.is_active(job_id) for manager in self.managers.values()):
@@ -169,27 +170,17 @@ class JobReaper:
             if self.honour_pending_publication and any(
                     manager.terminal_status_pending(job_id) for manager in self.managers.values()):
                 return None  # its status has not reached the message queue yet
-            age = now - _newest_mtime(job_directory, ("final_status", "postprocessed"))
+            age = now - state.terminal_since()
             if age < self.policy.cleanup_after:
                 return None
             return "%s %s ago, cleanup_after is %s" % (final_status, _human(age), _human(self.policy.cleanup_after))
-        if job_directory.has_metadata("launch_config") or self.policy.cleanup_unsubmitted_after is None:
+        if state.launch_recorded() or self.policy.cleanup_unsubmitted_after is None:
             return None
         idle = now - _last_activity(job_directory.path)
         if idle < self.policy.cleanup_unsubmitted_after:
             return None
         return "set up but not submitted, untouched for %s, cleanup_unsubmitted_after is %s" % (
             _human(idle), _human(self.policy.cleanup_unsubmitted_after))
-
-
-def _newest_mtime(job_directory: JobDirectory, names) -> float:
-    times = []
-    for name in names:
-        try:
-            times.append(os.stat(os.path.join(job_directory.path, name)).st_mtime)
-        except FileNotFoundError:
-            continue
-    return max(times) if times else 0.0
 
 
 def _last_activity(path: str) -> float:

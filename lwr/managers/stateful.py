@@ -2,15 +2,8 @@
 
 The proxy owns the phases the managers know nothing about: remote staging
 before launch, pushing outputs after it, the active-job list that survives a
-restart, and the one terminal status each job ends with.  Its state is kept in
-marker files of the job directory:
-
-* ``launch_config``   the submit request, written before ``submit`` answers OK
-* ``preprocessed``    staging done and the manager accepted the job
-* ``running``         the job was seen running once (fires the callback once)
-* ``final_status``    complete / cancelled / failed / lost, written exactly once
-* ``failure_reason``  why a job failed, appended to its stderr in status responses
-* ``postprocessed``   outputs pushed (or nothing to push)
+restart, and the one terminal status each job ends with.  Its state is the job's phase in
+:mod:`lwr.managers.job_state` (changed only through ``JobState``'s transition methods).
 """
 import logging
 import os
@@ -18,28 +11,14 @@ import threading
 import time
 
 from lwr.managers import status
+from lwr.managers.job_state import PROXY, JobState, JobStateConflict, Phase, UnknownJob
+from lwr.managers.job_state import facts as F
 from lwr.managers.staging import needs_postprocess, postprocess, preprocess
 from lwr.managers.util.job_script import InvalidEnvironment, env_to_statement
 
 __all__ = ["StatefulManagerProxy", "ActiveJobs", "PendingTerminalStatuses", "UnknownJob", "JobStateConflict"]
 
 log = logging.getLogger(__name__)
-
-#: Manager markers showing the manager already accepted a job (so it must not be launched again).
-_LAUNCHED_MARKERS = ("submitted", "command_line", "launching", "pid", "return_code", "external_id",
-                     "cancelled")
-
-
-class UnknownJob(KeyError):
-    """No job directory for this id."""
-
-    def __str__(self):
-        return "unknown job %s" % self.args[0]
-
-
-class JobStateConflict(Exception):
-    """The request does not fit the job's state (e.g. a second submit)."""
-
 
 class ActiveJobs:
     """Ids of jobs not yet finished: empty files in ``<persistence_directory>/<manager>-active-jobs``."""
@@ -130,8 +109,11 @@ class StatefulManagerProxy:
             raise UnknownJob(job_id)
         return job_directory
 
+    def _state(self, job_directory) -> JobState:
+        return job_directory.state(PROXY, self.name)
+
     def handle_remote_staging(self, job_id, staging_config):
-        self._existing_job_directory(job_id).store_metadata("staging_config", staging_config)
+        self._state(self._existing_job_directory(job_id)).set(F.STAGING_CONFIG, staging_config)
 
     def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
                setup_params=None, touch_outputs=(), dynamic_file_sources=None, token_endpoint=None):
@@ -153,11 +135,12 @@ class StatefulManagerProxy:
         with job_directory.lock("status"):
             if not job_directory.exists():  # removed (clean, retention) since the check above
                 raise UnknownJob(job_id)
-            if job_directory.has_metadata("launch_config") or job_directory.has_metadata("final_status"):
+            state = self._state(job_directory)
+            if state.submitted():
                 raise JobStateConflict("job %s was already submitted" % job_id)
             for path in touch_paths:
                 open(path, "ab").close()
-            job_directory.store_metadata("launch_config", launch_config)
+            state.record_launch(launch_config)
             self.active_jobs.activate(job_id)
         self._launch_in_thread(job_id)
 
@@ -168,19 +151,20 @@ class StatefulManagerProxy:
 
     def _stage_and_launch(self, job_id):
         job_directory = self._proxied_manager.job_directory(job_id)
+        state = self._state(job_directory)
         try:
-            config = job_directory.load_metadata("launch_config") or {}
-            staging_config = job_directory.load_metadata("staging_config") or {}
+            config = state.launch_config()
+            staging_config = state.staging_config()
             preprocess(job_directory, staging_config.get("setup", []))
             # Held across the launch so a cancel cannot slip in between the check and the launch.
             with job_directory.lock("status"):
-                if job_directory.has_metadata("final_status"):
+                if state.terminal():
                     return  # cancelled while staging
                 self._proxied_manager.launch(
                     job_id, config.get("command_line"), config.get("submit_params") or {},
                     dependencies_description=config.get("dependencies_description"),
                     env=config.get("env") or [])
-                job_directory.store_metadata("preprocessed", True)
+                state.record_accepted()
         except Exception as exc:
             if not job_directory.exists():
                 return
@@ -192,16 +176,14 @@ class StatefulManagerProxy:
         with job_directory.lock("status"):
             if job_id in self._memory_failures:
                 return status.FAILED
-            final_status = job_directory.load_metadata("final_status")
-            if final_status:
-                if final_status == status.COMPLETE and not job_directory.has_metadata("postprocessed"):
-                    return status.POSTPROCESSING
-                return final_status
-            if not job_directory.has_metadata("preprocessed"):
+            state = self._state(job_directory)
+            phase = state.phase()
+            if phase in (Phase.ACCEPTED, Phase.PREPROCESSING):
                 return status.PREPROCESSING
+            if phase not in (Phase.SUBMITTED, Phase.RUNNING):
+                return phase.value
             manager_status = self._proxied_manager.get_status(job_id)
-            if manager_status == status.RUNNING and not job_directory.has_metadata("running"):
-                job_directory.store_metadata("running", True)
+            if manager_status == status.RUNNING and state.record_running():
                 self._callback(status.RUNNING, job_id)
             if not status.is_job_done(manager_status):
                 return manager_status
@@ -213,12 +195,13 @@ class StatefulManagerProxy:
     def _finish(self, job_directory, final_status, reason=None):
         """Record the job's one terminal status; start pushing outputs if it completed."""
         job_id = job_directory.job_id
+        state = self._state(job_directory)
         with job_directory.lock("status"):
-            if job_directory.has_metadata("final_status"):
+            if state.terminal():
                 return self.get_status(job_id)
-            if reason:
-                job_directory.store_metadata("failure_reason", reason)
-            job_directory.store_metadata("final_status", final_status)
+            outputs_pending = (final_status == status.COMPLETE
+                               and needs_postprocess(state.staging_config()))
+            state.record_final(final_status, reason, outputs_pending=outputs_pending)
             self._proxied_manager._deactivate_job(job_id)
             if final_status != status.COMPLETE:
                 if final_status != status.CANCELLED:
@@ -227,9 +210,7 @@ class StatefulManagerProxy:
                 if final_status != status.CANCELLED:
                     self._callback(final_status, job_id)
                 return final_status
-            staging_config = job_directory.load_metadata("staging_config") or {}
-            if not needs_postprocess(staging_config):
-                job_directory.store_metadata("postprocessed", True)
+            if not outputs_pending:
                 self.terminal_pending.activate(job_id)  # MQ hook
                 self.active_jobs.deactivate(job_id)
                 self._callback(status.COMPLETE, job_id)
@@ -248,9 +229,9 @@ class StatefulManagerProxy:
 
     def _postprocess(self, job_id):
         job_directory = self._proxied_manager.job_directory(job_id)
+        state = self._state(job_directory)
         try:
-            staging_config = job_directory.load_metadata("staging_config") or {}
-            failures = postprocess(job_directory, staging_config)
+            failures = postprocess(job_directory, state.staging_config())
         except Exception as exc:
             log.exception("job %s: staging outputs failed", job_id)
             failures = [exc]
@@ -260,11 +241,10 @@ class StatefulManagerProxy:
         if not job_directory.exists():
             return
         with job_directory.lock("status"):
+            reason = None
             if failures:
                 reason = "LWR could not send the job's outputs back: %s" % "; ".join(map(str, failures))
-                job_directory.store_metadata("failure_reason", reason)
-                job_directory.store_metadata("final_status", status.FAILED)
-            job_directory.store_metadata("postprocessed", True)
+            state.record_postprocessed(reason)
             self.terminal_pending.activate(job_id)  # MQ hook
             self.active_jobs.deactivate(job_id)
             self._callback(status.FAILED if failures else status.COMPLETE, job_id)
@@ -278,25 +258,23 @@ class StatefulManagerProxy:
         job_directory = self._proxied_manager.job_directory(job_id)
         try:
             with job_directory.lock("status"):
-                job_directory.store_metadata("failure_reason", reason)
-                job_directory.store_metadata("final_status", status.FAILED)
+                self._state(job_directory).record_final(status.FAILED, reason)
             self.active_jobs.deactivate(job_id)
-        except OSError:
+        except (OSError, JobStateConflict):
             log.warning("job %s: could not record failure on disk: %s", job_id, reason)
 
     def failure_reason(self, job_id):
         if job_id in self._memory_failures:
             return self._memory_failures[job_id]
-        return self._proxied_manager.job_directory(job_id).load_metadata("failure_reason")
+        return self._state(self._proxied_manager.job_directory(job_id)).failure_reason()
 
     def kill(self, job_id):
         job_directory = self._existing_job_directory(job_id)
         with job_directory.lock("status"):
-            if job_directory.has_metadata("final_status"):
+            state = self._state(job_directory)
+            if state.terminal():
                 return
-            launched = job_directory.has_metadata("preprocessed") or any(
-                job_directory.has_metadata(m) for m in _LAUNCHED_MARKERS)
-            if not launched:
+            if not state.accepted():
                 self._finish(job_directory, status.CANCELLED)
                 return
         self._proxied_manager.kill(job_id)
@@ -305,7 +283,8 @@ class StatefulManagerProxy:
     def clean(self, job_id):
         job_directory = self._existing_job_directory(job_id)
         try:
-            if not job_directory.has_metadata("final_status") and job_directory.has_metadata("launch_config"):
+            state = self._state(job_directory)
+            if not state.terminal() and state.launch_recorded():
                 self.kill(job_id)
         except Exception:
             log.exception("job %s: kill before clean failed", job_id)
@@ -354,20 +333,19 @@ class StatefulManagerProxy:
         if not job_directory.exists():
             self.active_jobs.deactivate(job_id)
             return
-        final_status = job_directory.load_metadata("final_status")
-        if final_status:
-            if final_status == status.COMPLETE and not job_directory.has_metadata("postprocessed"):
-                self._postprocess_in_thread(job_id)
-            else:
-                self.active_jobs.deactivate(job_id)
-            return
-        if job_directory.has_metadata("preprocessed"):
+        state = self._state(job_directory)
+        phase = state.phase()
+        if phase == Phase.POSTPROCESSING:
+            self._postprocess_in_thread(job_id)
+        elif state.terminal():
+            self.active_jobs.deactivate(job_id)
+        elif phase in (Phase.SUBMITTED, Phase.RUNNING):
             self._proxied_manager._recover_active_job(job_id)
-        elif any(job_directory.has_metadata(m) for m in _LAUNCHED_MARKERS):
-            # Died after the manager accepted the job but before "preprocessed" was written.
-            job_directory.store_metadata("preprocessed", True)
+        elif state.accepted():
+            # Died after the manager accepted the job but before the proxy recorded it.
+            state.record_accepted()
             self._proxied_manager._recover_active_job(job_id)
-        elif job_directory.has_metadata("launch_config"):
+        elif state.launch_recorded():
             log.info("job %s: staging was interrupted by a restart; starting it again", job_id)
             self._launch_in_thread(job_id)
         else:

@@ -9,6 +9,7 @@ import logging
 from typing import Optional
 
 from lwr.managers import status as job_status
+from lwr.managers.job_state import READER
 from lwr.util import JsonTooDeep, loads_bounded
 
 __all__ = ["MalformedMessage", "SetupHandler", "KillHandler", "CleanHandler", "StatusRequestHandler",
@@ -83,8 +84,7 @@ class _Handler:
         try:
             job_directory = self.manager.job_directory(job_id)
             # Only a directory this message created (nothing launched) may be marked failed.
-            exists = job_directory.exists() and not (job_directory.has_metadata("launch_config")
-                                                     or job_directory.has_metadata("final_status"))
+            exists = job_directory.exists() and not job_directory.state(READER).submitted()
         except Exception:  # an unusable job id: there is no directory to record anything in
             exists = False
         if exists:
@@ -141,8 +141,7 @@ class SetupHandler(_Handler):
             job_directory = self.manager.job_directory(job_id)
         except ValueError as exc:
             raise MalformedMessage(str(exc), job_id)
-        return job_directory.exists() and (job_directory.has_metadata("launch_config")
-                                           or job_directory.has_metadata("final_status"))
+        return job_directory.exists() and job_directory.state(READER).submitted()
 
     def _submit(self, job_id, body) -> str:
         from lwr.manager_endpoint_util import submit_job

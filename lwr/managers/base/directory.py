@@ -7,9 +7,10 @@ import tempfile
 
 from lwr import paths
 from lwr.managers.base.reaper import discard_tree
+from lwr.managers.job_state import JobState, store
+from lwr.managers.job_state.facts import fact_names
 from lwr.lwr_client.job_directory import NESTED_TYPES as _CLIENT_NESTED_TYPES
 from lwr.lwr_client.job_directory import TYPE_DIRECTORIES
-from lwr.util import atomic_write_json, read_json
 
 __all__ = ["JobDirectory", "JobExists", "UnknownFileType", "TYPE_DIRECTORIES", "NESTED_TYPES", "JOB_STDOUT",
            "JOB_STDERR", "TOOL_STDOUT", "TOOL_STDERR"]
@@ -19,12 +20,11 @@ NESTED_TYPES = set(_CLIENT_NESTED_TYPES)
 OUTPUT_TYPES = {"output", "output_workdir", "output_metadata", "output_jobdir"}
 CREATED_SUBDIRS = ("inputs", "working", "outputs", "configs", "tool_files", "metadata")
 
-#: Files LWR keeps at the top of a job directory; clients may not overwrite them.
-RESERVED_NAMES = {
-    "tool_id", "tool_version", "command.sh", "stdout", "stderr", "return_code", "submitted", "pid",
-    "cancelled", "command_line", "external_id", "staging_config", "preprocessed", "running",
-    "final_status", "postprocessed", "launch_config", "job_started", "failure_reason", "launching", "process_start",
-    "jt.json", "job.condor.submit", "job_condor.log", "setup_options", "home", "tmp",
+#: Files LWR keeps at the top of a job directory; clients may not overwrite them: every job
+#: fact (lwr.managers.job_state.facts) and the files the managers make for the job.
+RESERVED_NAMES = fact_names() | {
+    "command.sh", "stdout", "stderr", "process_start", "jt.json", "job.condor.submit", "job_condor.log",
+    "home", "tmp",
 }
 
 #: The job script's own streams (every manager writes them here) and the tool's streams
@@ -150,27 +150,27 @@ class JobDirectory:
         directory_type = output_type if output_type in OUTPUT_TYPES else "output"
         return self.calculate_path(name, directory_type, create_parents=False)
 
-    # -- metadata (JSON values in files at the top of the job directory) -----------------------
+    # -- job state (lwr.managers.job_state owns every fact and who may write it) ----------------
+    def state(self, writer: str, manager: str = "") -> JobState:
+        """The job's facts as layer ``writer`` (``proxy``, ``manager``) may read and write them."""
+        return JobState(self.path, self.job_id, writer, manager)
+
     def _metadata_path(self, name: str) -> str:
         return os.path.join(self.path, name)
 
+    # Raw JSON files at the top of the job directory, for tests that lay out a job by hand;
+    # LWR's own code goes through state().
     def store_metadata(self, name: str, value) -> None:
-        atomic_write_json(self._metadata_path(name), value)
+        store.write_value(self._metadata_path(name), value)
 
     def load_metadata(self, name: str, default=None):
-        try:
-            return read_json(self._metadata_path(name), default)
-        except ValueError:
-            return default
+        return store.read_value(self._metadata_path(name), default)
 
     def has_metadata(self, name: str) -> bool:
-        return os.path.exists(self._metadata_path(name))
+        return store.exists(self._metadata_path(name))
 
     def remove_metadata(self, name: str) -> None:
-        try:
-            os.unlink(self._metadata_path(name))
-        except FileNotFoundError:
-            pass
+        store.remove(self._metadata_path(name))
 
     def read_text(self, name: str, default: str = "") -> str:
         """A raw text file of the job directory (stdout, stderr), decoded leniently."""

@@ -31,6 +31,7 @@ import tempfile
 from typing import Callable, Dict
 
 from lwr.managers.base import reaper
+from lwr.managers.job_state import JobState
 
 __all__ = ["mark_start", "sweep", "is_temporary_name"]
 
@@ -77,7 +78,7 @@ def sweep(staging_directory: str, started_ns: int, stopping: Callable[[], bool] 
         if entry.name.startswith(".") and not entry.name.startswith(CLOCK_PREFIX):
             continue  # .deleting-* / .setup-* are the deletion thread's (reaper.sweep above)
         if entry.is_dir(follow_symlinks=False):
-            launched = os.path.exists(os.path.join(entry.path, "launch_config"))
+            launched = JobState(entry.path, entry.name).launch_recorded()
             for root, dirs, files, root_fd in os.fwalk(entry.path, follow_symlinks=False):
                 if launched and root == entry.path:
                     # The tool's own files: a name that looks like ours may be the tool's.
