@@ -99,7 +99,7 @@ class Apps:
         self.conf = dict(staging_directory=str(directory / "staging"),
                          persistence_directory=str(directory / "persisted"),
                          tool_dependency_dir=str(directory / "deps"), job_managers_config=str(ini))
-        self.app = LwrApp(**self.conf)
+        self.app = LwrApp(**self.conf).start()
 
     @property
     def manager(self):
@@ -107,7 +107,7 @@ class Apps:
 
     def restart(self):
         self.app.shutdown()
-        self.app = LwrApp(**self.conf)
+        self.app = LwrApp(**self.conf).start()
         return self.manager
 
 

@@ -130,7 +130,7 @@ class ExternalDrmaaQueueManager(DrmaaQueueManager):
         if os.path.isdir(directory) and os.stat(directory).st_uid != os.getuid():
             self._chown(job_id, self.server_user)
 
-    def _deactivate_job(self, job_id):
-        super()._deactivate_job(job_id)
+    def forget_job(self, job_id):
+        super().forget_job(job_id)
         with self._returned_lock:
             self._returned.discard(job_id)

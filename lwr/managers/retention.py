@@ -25,6 +25,7 @@ import time
 from typing import Callable, List, Mapping, Optional, Tuple
 
 from lwr import paths
+from lwr.lifecycle import Threads
 from lwr.managers.base import leftovers
 from lwr.managers.base.directory import JobDirectory
 from lwr.managers.job_state import READER
@@ -78,7 +79,7 @@ class JobReaper:
 
     def __init__(self, staging_directory: str, managers: Mapping, policy: RetentionPolicy, started_ns: int,
                  lock_manager=None, honour_pending_publication: bool = False,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, threads=None, reaper=None):
         self.staging_directory = os.path.abspath(staging_directory)
         self.managers = managers
         self.policy = policy
@@ -86,12 +87,13 @@ class JobReaper:
         self.lock_manager = lock_manager
         self.honour_pending_publication = honour_pending_publication
         self.clock = clock
+        self.threads = threads if threads is not None else Threads("retention")
+        self.reaper = reaper
         self._stopping = threading.Event()
         self._thread = None
 
     def start(self) -> "JobReaper":
-        self._thread = threading.Thread(target=self._run, name="lwr-retention", daemon=True)
-        self._thread.start()
+        self._thread = self.threads.start("lwr-retention", self._run)
         return self
 
     def shutdown(self, timeout: Optional[float] = None) -> None:
@@ -101,7 +103,7 @@ class JobReaper:
 
     def _run(self) -> None:
         try:
-            leftovers.sweep(self.staging_directory, self.started_ns, self._stopping.is_set)
+            leftovers.sweep(self.staging_directory, self.started_ns, self._stopping.is_set, self.reaper)
         except Exception:
             log.exception("removing the leftovers of an earlier server failed")
         while self.policy.enabled and not self._stopping.is_set():
@@ -129,7 +131,7 @@ class JobReaper:
             except paths.InvalidPath:
                 continue  # .deleting-*, .setup-* and anything that is not a job
             try:
-                reason = self._reap_if_due(JobDirectory(self.staging_directory, job_id, self.lock_manager), now)
+                reason = self._reap_if_due(JobDirectory(self.staging_directory, job_id, self.lock_manager, self.reaper), now)
             except OSError as exc:
                 log.warning("retention: job %s skipped: %s", job_id, exc)
                 continue

@@ -8,13 +8,12 @@ starting the process right now), ``pid`` (the process, pid + start time), ``retu
 """
 import logging
 import os
-import threading
 
 from lwr.managers import status
 from lwr.managers.job_state import facts as F
 from lwr.managers.base import BaseManager
 from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT
-from lwr.managers.util.process import ProcessHandle, ProcessOps
+from lwr.managers.util.process import ProcessHandle, ProcessOps, WaitInterrupted
 
 __all__ = ["Manager"]
 
@@ -75,13 +74,13 @@ class Manager(BaseManager):
             self._wait_and_finish(job_id, handle)
 
     def _monitor_in_thread(self, job_id, handle):
-        thread = threading.Thread(target=self._wait_and_finish, args=(job_id, handle),
-                                  name="lwr-monitor-%s" % job_id, daemon=True)
-        thread.start()
+        self.threads.start("lwr-wait-%s" % job_id, self._wait_and_finish, job_id, handle)
 
     def _wait_and_finish(self, job_id, handle: ProcessHandle):
         try:
-            exit_status = self.process_ops.wait(handle)
+            exit_status = self.process_ops.wait(handle, stopping=self.threads.stopping)
+        except WaitInterrupted:
+            return  # shutting down: the job runs on and is re-attached at the next start
         except Exception:  # never leave a job reading "running" forever
             log.exception("waiting for job %s failed", job_id)
             exit_status = None
@@ -140,7 +139,7 @@ class Manager(BaseManager):
             self.process_ops.kill_tree(ProcessHandle.from_dict(pid))
 
     # -- restart ------------------------------------------------------------------------------
-    def _recover_active_job(self, job_id):
+    def recover_active_job(self, job_id):
         job_directory = self.job_directory(job_id)
         state = self.job_state(job_id)
         with job_directory.lock():

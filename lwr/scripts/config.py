@@ -95,7 +95,7 @@ class LwrManagerConfigBuilder(LwrConfigBuilder):
 
 
 def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **overrides):
-    """An :class:`~lwr.core.LwrApp` from the builder's ini section, with ``overrides`` applied.
+    """A started :class:`~lwr.core.LwrApp` from the builder's ini section, with ``overrides`` applied.
 
     With ``config_env`` true, ``LWR_CONFIG_<OPTION>`` environment variables
     override ini options too (before ``overrides``).
@@ -108,4 +108,5 @@ def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **o
             if key.startswith("LWR_CONFIG_"):
                 conf[key[len("LWR_CONFIG_"):].lower()] = value
     conf.update(overrides)
-    return LwrApp(global_conf={"__file__": config_builder.ini_path, "here": config_builder.root}, **conf)
+    app = LwrApp(global_conf={"__file__": config_builder.ini_path, "here": config_builder.root}, **conf)
+    return app.start()

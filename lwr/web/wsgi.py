@@ -62,7 +62,7 @@ class LwrWebApp(RoutingApp):
 def app_factory(global_conf, **local_conf):
     """PasteDeploy entry point: build the app from ``[app:main]`` options (all strings)."""
     install_secret_masking([local_conf.get("private_key"), local_conf.get("private_token")])
-    lwr_app = LwrApp(global_conf=global_conf, **local_conf)
+    lwr_app = LwrApp(global_conf=global_conf, **local_conf).start()
     webapp = LwrWebApp(lwr_app)
     atexit.register(webapp.shutdown)
     return AccessLogMiddleware(webapp)

@@ -4,10 +4,11 @@ import os
 import shlex
 import uuid
 
-from lwr.managers import status
+from lwr.managers import ManagerInterface, status
 from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT, TOOL_STDERR, TOOL_STDOUT, JobDirectory
 from lwr.managers.job_state import MANAGER, JobState
 from lwr.managers.job_state import facts as F
+from lwr.lifecycle import Threads
 from lwr.managers.util.job_script import job_script
 from lwr.util import asbool
 
@@ -27,7 +28,7 @@ class ManagerError(Exception):
     """A manager could not do what was asked; the message is shown to the client."""
 
 
-class BaseManager:
+class BaseManager(ManagerInterface):
     """Base of all managers.  ``kwds`` are the manager's ini options (strings)."""
 
     manager_type = None
@@ -38,9 +39,12 @@ class BaseManager:
         self.staging_directory = os.path.abspath(app.staging_directory)
         os.makedirs(self.staging_directory, exist_ok=True)
         self.lock_manager = app.lock_manager
+        self.reaper = getattr(app, "reaper", None)  # the app's DirectoryReaper (lwr.managers.base.reaper)
         self.authorizer = app.authorizer
         self.dependency_manager = app.dependency_manager
         self.job_metrics = getattr(app, "job_metrics", None)
+        # The app's thread owner (lwr.lifecycle); a manager built alone (tests) owns its own.
+        self.threads = getattr(app, "threads", None) or Threads("manager %s" % name)
         self.debug = asbool(kwds.get("debug"), False)
         self.assign_ids = kwds.get("assign_ids") or "galaxy"
         self.galaxy_home = kwds.get("galaxy_home") or os.environ.get("GALAXY_HOME")
@@ -54,7 +58,7 @@ class BaseManager:
 
     # -- directories and ids ------------------------------------------------------------------
     def job_directory(self, job_id: str) -> JobDirectory:
-        return JobDirectory(self.staging_directory, job_id, self.lock_manager)
+        return JobDirectory(self.staging_directory, job_id, self.lock_manager, self.reaper)
 
     def job_state(self, job_id: str) -> JobState:
         """The job's facts as this manager may write them (lwr.managers.job_state)."""
@@ -226,26 +230,7 @@ class BaseManager:
         os.chmod(path, 0o700)
         return path
 
-    # -- hooks for the stateful proxy ---------------------------------------------------------
-    def _recover_active_job(self, job_id: str) -> None:
-        """Re-attach to an active job after a restart (managers override)."""
-
-    def _deactivate_job(self, job_id: str) -> None:
-        """Forget in-memory state of a finished job (managers override)."""
-
-    def shutdown(self, timeout=None) -> None:
-        """Stop background threads (managers override)."""
-
-    def get_status(self, job_id: str) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
-               setup_params=None):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def kill(self, job_id: str) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
+    # -- hooks for the stateful proxy (ManagerInterface): managers override ------------------------
     def failure_reason(self, job_id: str):
         """Why a job ended ``failed`` (external managers report walltime / memory kills)."""
         return None

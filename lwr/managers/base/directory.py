@@ -51,11 +51,12 @@ class UnknownFileType(ValueError):
 class JobDirectory:
     """Paths and metadata of one job.  Construction validates ``job_id``."""
 
-    def __init__(self, staging_directory: str, job_id: str, lock_manager=None):
+    def __init__(self, staging_directory: str, job_id: str, lock_manager=None, reaper=None):
         self.job_id = paths.check_job_id(job_id)
         self.staging_directory = os.path.abspath(staging_directory)
         self.path = os.path.join(self.staging_directory, self.job_id)
         self._lock_manager = lock_manager
+        self._reaper = reaper
 
     # -- layout -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -87,7 +88,7 @@ class JobDirectory:
 
     def delete(self) -> None:
         """Remove the job directory: its name is free at once, the files go in the background."""
-        discard_tree(self.path, self.job_id)
+        discard_tree(self.path, self.job_id, self._reaper)
 
     def sub_directory(self, name: str) -> str:
         return os.path.join(self.path, name) if name else self.path

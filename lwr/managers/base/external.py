@@ -242,7 +242,7 @@ class ExternalBaseManager(BaseManager):
         log.info("job %s (%s) cancelled", job_id, external_id)
 
     # -- restart --------------------------------------------------------------------------------
-    def _recover_active_job(self, job_id):
+    def recover_active_job(self, job_id):
         state = self.job_state(job_id)
         external_id = self.external_id(job_id)
         if external_id is not None:
@@ -253,7 +253,7 @@ class ExternalBaseManager(BaseManager):
             self._fail(job_id, "LWR stopped while submitting this job and did not learn the "
                                "scheduler's id; it was not submitted again to avoid running it twice")
 
-    def _deactivate_job(self, job_id):
+    def forget_job(self, job_id):
         with self._ids_lock:
             self._external_ids.pop(job_id, None)
             self._last_status.pop(job_id, None)

@@ -60,13 +60,18 @@ def mark_start(staging_directory: str) -> int:
         os.unlink(path)
 
 
-def sweep(staging_directory: str, started_ns: int, stopping: Callable[[], bool] = lambda: False) -> Dict[str, int]:
+def sweep(staging_directory: str, started_ns: int, stopping: Callable[[], bool] = lambda: False,
+          directory_reaper=None) -> Dict[str, int]:
     """Remove the leftovers of earlier servers below ``staging_directory``; returns counts.
 
-    Symlinks are never followed.  ``stopping`` is asked between job directories.
+    Symlinks are never followed.  ``stopping`` is asked between job directories.  Trees an
+    earlier server was deleting go to ``directory_reaper`` (else are deleted at once).
     """
     removed = {"files": 0, "bytes": 0}
-    reaper.sweep(staging_directory, started_ns)
+    if directory_reaper is not None:
+        directory_reaper.sweep(staging_directory, started_ns)
+    else:
+        reaper.sweep_now(staging_directory, started_ns)
     try:
         entries = list(os.scandir(staging_directory))
     except OSError as exc:

@@ -9,9 +9,9 @@ Standard library only: nothing of LWR is imported here.
 """
 from lwr.managers.job_state import facts
 from lwr.managers.job_state.facts import FACTS, MANAGER, PROXY, READER, SCRIPT
-from lwr.managers.job_state.phases import (IllegalTransition, IllegalWriter, JobStateConflict, Phase,
+from lwr.managers.job_state.phases import (IllegalTransition, IllegalWriter, JobStateConflict, NotCancelled, Phase,
                                            TERMINAL_PHASES, TRANSITIONS, UnknownJob)
 from lwr.managers.job_state.state import JobState
 
 __all__ = ["facts", "FACTS", "PROXY", "MANAGER", "SCRIPT", "READER", "Phase", "TRANSITIONS", "TERMINAL_PHASES",
-           "JobState", "IllegalTransition", "IllegalWriter", "JobStateConflict", "UnknownJob"]
+           "JobState", "NotCancelled", "IllegalTransition", "IllegalWriter", "JobStateConflict", "UnknownJob"]

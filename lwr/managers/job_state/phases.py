@@ -16,7 +16,7 @@ RUNNING; only RUNNING is persisted (once, so its callback fires once).  Standard
 import enum
 
 __all__ = ["Phase", "TRANSITIONS", "TERMINAL_PHASES", "IllegalTransition", "JobStateConflict", "UnknownJob",
-           "IllegalWriter", "check_transition"]
+           "IllegalWriter", "NotCancelled", "check_transition"]
 
 
 class Phase(str, enum.Enum):
@@ -78,3 +78,7 @@ class IllegalWriter(Exception):
 def check_transition(job_id, current: Phase, wanted: Phase) -> None:
     if wanted not in TRANSITIONS[current]:
         raise IllegalTransition(job_id, current, wanted)
+
+
+class NotCancelled(JobStateConflict):
+    """A kill the manager could not carry out: the job keeps running (and is not cleaned)."""
