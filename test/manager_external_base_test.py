@@ -8,12 +8,15 @@ import threading
 import time
 
 import pytest
+from webob import Request
 
 from lwr import manager_factory
 from lwr.core import LwrApp
 from lwr.managers import status
 from lwr.managers.base.external import ExternalBaseManager, ManagerError
+from lwr.managers.job_state import NotCancelled
 from lwr.managers.util.cli.job import JobStatus, SchedulerCommandError
+from lwr.web.local import local_app
 
 
 class FakeScheduler:
@@ -237,6 +240,33 @@ def test_kill_refused_by_a_live_scheduler_is_an_error_and_job_keeps_running(apps
     with pytest.raises(ManagerError, match="Permission denied"):
         apps.manager.proxied_manager.kill("j1")
     assert apps.manager.get_status("j1") == status.RUNNING
+
+
+def test_cancel_refused_answers_409_and_the_job_keeps_running(apps, scheduler):
+    submit(apps.manager, "j1")
+    job = external_id_of(apps, "j1")
+    scheduler.jobs[job]["state"] = status.RUNNING
+    scheduler.cancel_error = "Permission denied"
+    web = local_app(apps.manager)
+    response = Request.blank("/jobs/j1/cancel", method="PUT").get_response(web)
+    assert response.status_int == 409 and "Permission denied" in response.text, response.text
+    assert apps.manager.get_status("j1") == status.RUNNING
+
+
+def test_clean_after_a_failed_kill_is_refused_and_keeps_the_job(apps, scheduler):
+    submit(apps.manager, "j1")
+    job = external_id_of(apps, "j1")
+    scheduler.jobs[job]["state"] = status.RUNNING
+    scheduler.cancel_error = "Permission denied"
+    with pytest.raises(NotCancelled, match="Permission denied"):
+        apps.manager.clean("j1")
+    response = Request.blank("/jobs/j1", method="DELETE").get_response(local_app(apps.manager))
+    assert response.status_int == 409, response.text
+    assert apps.manager.job_directory("j1").exists() and apps.manager.is_active("j1")
+    assert apps.manager.get_status("j1") == status.RUNNING
+    scheduler.cancel_error = None  # the scheduler answers again: clean cancels, then removes
+    apps.manager.clean("j1")
+    assert ("cancel", job) in scheduler.calls and not apps.manager.job_directory("j1").exists()
 
 
 def test_submit_refused_reads_failed_with_the_schedulers_message(apps, scheduler):

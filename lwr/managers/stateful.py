@@ -196,9 +196,11 @@ class StatefulManagerProxy(ManagerInterface):
         outputs; called by the monitor for every active job, and by ``kill``."""
         job_directory = self._existing_job_directory(job_id)
         with job_directory.lock("status"):
-            if job_id in self._memory_failures:
-                return
             state = self._state(job_directory)
+            if job_id in self._memory_failures:
+                if not state.terminal():  # not on disk yet (it was full): try again
+                    self._finish(job_directory, status.FAILED, self._memory_failures[job_id])
+                return
             phase = state.phase()
             if phase == Phase.POSTPROCESSING:
                 self._postprocess_in_thread(job_id)  # after a restart; at most one at a time
@@ -223,7 +225,15 @@ class StatefulManagerProxy(ManagerInterface):
             if state.terminal():
                 return
             outputs_pending = final_status == status.COMPLETE and needs_postprocess(state.staging_config())
-            state.record_final(final_status, reason, outputs_pending=outputs_pending)
+            try:
+                state.record_final(final_status, reason, outputs_pending=outputs_pending)
+            except OSError as exc:
+                # A full disk: a failed job reads failed from memory at once; the monitor retries
+                # the write with backoff (a complete job reads running until it is written).
+                if final_status in (status.FAILED, status.LOST):
+                    self._memory_failures[job_id] = reason or "the job %s" % final_status
+                log.warning("job %s: could not record its %s status yet: %s", job_id, final_status, exc)
+                raise
             self._proxied_manager.forget_job(job_id)
             if outputs_pending:
                 self._postprocess_in_thread(job_id)

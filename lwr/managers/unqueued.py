@@ -28,6 +28,8 @@ class Manager(BaseManager):
     def __init__(self, name, app, process_ops=None, **kwds):
         super().__init__(name, app, **kwds)
         self.process_ops = process_ops or ProcessOps()
+        #: Jobs failed while their facts could not be written (a full disk): job id -> reason.
+        self._unrecorded_failures = {}
 
     # -- launching ----------------------------------------------------------------------------
     def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
@@ -55,23 +57,45 @@ class Manager(BaseManager):
                 return
             # Marker order matters for a restart at any instant: "launching" with "command_line"
             # still present means the process was certainly not started yet.
-            state.set(F.LAUNCHING, "true")
-            state.clear(F.SUBMITTED)
-            state.clear(F.COMMAND_LINE)
+            try:
+                state.set(F.LAUNCHING, "true")
+                state.clear(F.SUBMITTED)
+                state.clear(F.COMMAND_LINE)
+            except OSError as exc:
+                self._fail_unrecorded(job_id, "LWR could not record the start of the job: %s" % exc)
+                return
             try:
                 handle = self.process_ops.spawn(script, job_directory.working_directory(),
                                                 job_directory.job_file(JOB_STDOUT),
                                                 job_directory.job_file(JOB_STDERR))
             except OSError as exc:
-                state.set(F.FAILURE_REASON, "could not start the job: %s" % exc)
-                state.clear(F.LAUNCHING)
+                self._fail_unrecorded(job_id, "could not start the job: %s" % exc)
                 return
-            state.set(F.PID, handle.to_dict())
-            state.clear(F.LAUNCHING)
+            try:
+                state.set(F.PID, handle.to_dict())
+                state.clear(F.LAUNCHING)
+            except OSError as exc:
+                # Untracked, the job would read "running" until the next restart, and a restart
+                # could not tell whether it ran: stop it and fail it, saying why.
+                self.process_ops.kill_tree(handle)
+                self._fail_unrecorded(job_id, "LWR could not record the job's process (%s); the job was "
+                                              "stopped rather than run untracked" % exc)
+                return
         if wait_in_thread:
             self._monitor_in_thread(job_id, handle)
         else:
             self._wait_and_finish(job_id, handle)
+
+    def _fail_unrecorded(self, job_id, reason):
+        """Fail the job even if its facts cannot be written: kept in memory, then on disk if possible."""
+        self._unrecorded_failures[job_id] = reason
+        log.error("job %s failed: %s", job_id, reason)
+        state = self.job_state(job_id)
+        try:
+            state.set(F.FAILURE_REASON, reason)
+            state.clear(F.LAUNCHING)
+        except OSError as exc:
+            log.warning("job %s: the failure is known in memory only (%s)", job_id, exc)
 
     def _monitor_in_thread(self, job_id, handle):
         self.threads.start("lwr-wait-%s" % job_id, self._wait_and_finish, job_id, handle)
@@ -115,6 +139,8 @@ class Manager(BaseManager):
         with job_directory.lock():
             if state.has(F.CANCELLED):
                 return status.CANCELLED
+            if job_id in self._unrecorded_failures:
+                return status.FAILED
             if state.has(F.PID) or state.has(F.LAUNCHING):
                 return status.RUNNING
             if state.has(F.FAILURE_REASON):
@@ -124,7 +150,10 @@ class Manager(BaseManager):
             return status.COMPLETE
 
     def failure_reason(self, job_id):
-        return self.job_state(job_id).get(F.FAILURE_REASON)
+        return self._unrecorded_failures.get(job_id) or self.job_state(job_id).get(F.FAILURE_REASON)
+
+    def forget_job(self, job_id):
+        self._unrecorded_failures.pop(job_id, None)
 
     def kill(self, job_id):
         job_directory = self.job_directory(job_id)
