@@ -136,3 +136,14 @@ def test_one_info_line_per_state_change(job, caplog):
     assert "manager=_default_ job=job1 state=preprocessing" in lines[0]
     assert "state=complete previous=submitted exit_code=3 duration=" in lines[2]
     assert lines[2].endswith("bytes_staged=10")
+
+
+def test_the_development_docs_list_every_fact_with_its_writers():
+    docs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "development.rst")
+    with open(docs, encoding="utf-8") as handle:
+        text = handle.read()
+    for fact in FACTS.values():
+        row = "   * - ``%s``\n     - %s\n" % (fact.name, ", ".join(fact.writers))
+        assert row in text, "docs/development.rst: the facts table misses %s" % fact.name
+    for phase in Phase:
+        assert phase.name in text
