@@ -9,8 +9,12 @@ is named, tracked until it ends, and stopped by :meth:`Threads.shutdown`: it set
 Threads are daemons on purpose: a thread blocked where it cannot see ``stopping`` (a
 scheduler command, a slow disk) must not keep the process alive after ``shutdown`` gave up on
 it; ``shutdown`` returns those it could not join so the caller can say so.
+
+A server that forks after start (uWSGI without ``lazy-apps``) copies the ``Thread`` objects but
+not the threads: threads started in another process are not waited for.
 """
 import logging
+import os
 import threading
 import time
 from typing import Callable, List, Optional
@@ -32,6 +36,7 @@ class Threads:
     def start(self, name: str, target: Callable, *args) -> threading.Thread:
         """Run ``target(*args)`` in a new daemon thread called ``name``; its exception is logged."""
         thread = threading.Thread(target=self._run, args=(target, args), name=name, daemon=True)
+        thread.lwr_pid = os.getpid()
         with self._lock:
             if self.stopping.is_set():
                 raise RuntimeError("%s is shutting down: not starting %s" % (self.owner, name))
@@ -49,8 +54,17 @@ class Threads:
                 self._threads.discard(threading.current_thread())
 
     def alive(self) -> List[threading.Thread]:
+        """Threads started here, in this process, still running."""
+        pid = os.getpid()
         with self._lock:
-            return [thread for thread in self._threads if thread.is_alive()]
+            return [thread for thread in self._threads
+                    if thread.is_alive() and getattr(thread, "lwr_pid", pid) == pid]
+
+    @staticmethod
+    def join(thread: Optional[threading.Thread], timeout: Optional[float] = None) -> None:
+        """Join ``thread`` unless it is None or was started in another process (before a fork)."""
+        if thread is not None and getattr(thread, "lwr_pid", os.getpid()) == os.getpid():
+            thread.join(timeout)
 
     def sleep(self, seconds: float) -> bool:
         """Wait ``seconds`` unless shutting down; True once shutdown began."""

@@ -134,3 +134,20 @@ def test_threads_reports_a_thread_that_does_not_stop():
     finally:
         release.set()
         stuck.join(5)
+
+
+def test_threads_of_the_process_before_a_fork_are_not_waited_for():
+    """uWSGI without lazy-apps forks after the app started: the worker has the Thread objects
+    but not the threads (its C-level fork tells Python nothing); joining them would only wait."""
+    threads = Threads("test")
+    release = threading.Event()
+    copied = threads.start("lwr-test-copied", release.wait)
+    copied.lwr_pid = -1  # as seen from the forked worker: started by another process
+    try:
+        started = time.monotonic()
+        assert threads.shutdown(timeout=3) == []
+        Threads.join(copied, 3)
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        copied.join(5)

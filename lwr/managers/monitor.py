@@ -46,8 +46,7 @@ class JobMonitor:
 
     def shutdown(self, timeout: Optional[float] = None) -> None:
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout if timeout is not None else 5)
+        self.threads.join(self._thread, timeout if timeout is not None else 5)
 
     def _stopping(self) -> bool:
         return self.threads.stopping.is_set()

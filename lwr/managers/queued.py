@@ -71,5 +71,5 @@ class QueueManager(Manager):
         # A worker waiting for a running job's process sees threads.stopping and lets go of it:
         # the job survives and is re-attached at the next start.
         for worker in self.workers:
-            worker.join(timeout if timeout is not None else 5)
+            self.threads.join(worker, timeout if timeout is not None else 5)
         self.workers = []

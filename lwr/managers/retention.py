@@ -98,8 +98,7 @@ class JobReaper:
 
     def shutdown(self, timeout: Optional[float] = None) -> None:
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout if timeout is not None else 5)
+        self.threads.join(self._thread, timeout if timeout is not None else 5)
 
     def _run(self) -> None:
         try:
