@@ -123,9 +123,14 @@ def test_running_job_is_reattached_and_stale_markers_cleared(manager, extra):
 def test_process_that_died_with_the_server_reads_failed(manager):
     manager, ops = manager
     _job(manager, "j3", {"pid": {"pid": 78, "create_time": 1.0}, "submitted": "true"})
-    manager.recover_active_job("j3")
-    assert manager.get_status("j3") == status.FAILED
-    assert "ended without recording an exit code" in manager.failure_reason("j3")
+    _assert_recovered_failed(manager, ops, "j3", "ended without recording an exit code")
+
+
+def _assert_recovered_failed(manager, ops, job_id, reason):
+    """Recovered as failed with ``reason``, and not started again."""
+    manager.recover_active_job(job_id)
+    assert manager.get_status(job_id) == status.FAILED
+    assert reason in manager.failure_reason(job_id)
     assert ops.spawned == []
 
 
@@ -146,10 +151,7 @@ def test_launching_without_pid_finds_the_process_or_fails(manager):
     ops.alive.discard(90)
     gone, _script = _job(manager, "gone", {"launching": "true"})
     open(os.path.join(gone.path, "job_started"), "w").close()  # it ran, then vanished
-    manager.recover_active_job("gone")
-    assert manager.get_status("gone") == status.FAILED
-    assert "not started again" in manager.failure_reason("gone")
-    assert ops.spawned == []
+    _assert_recovered_failed(manager, ops, "gone", "not started again")
 
 
 def test_launching_that_never_started_runs_once(manager):

@@ -242,11 +242,16 @@ def test_kill_refused_by_a_live_scheduler_is_an_error_and_job_keeps_running(apps
     assert apps.manager.get_status("j1") == status.RUNNING
 
 
-def test_cancel_refused_answers_409_and_the_job_keeps_running(apps, scheduler):
-    submit(apps.manager, "j1")
-    job = external_id_of(apps, "j1")
+def _running_and_refusing_cancel(apps, scheduler, job_id="j1"):
+    submit(apps.manager, job_id)
+    job = external_id_of(apps, job_id)
     scheduler.jobs[job]["state"] = status.RUNNING
     scheduler.cancel_error = "Permission denied"
+    return job
+
+
+def test_cancel_refused_answers_409_and_the_job_keeps_running(apps, scheduler):
+    _running_and_refusing_cancel(apps, scheduler)
     web = local_app(apps.manager)
     response = Request.blank("/jobs/j1/cancel", method="PUT").get_response(web)
     assert response.status_int == 409 and "Permission denied" in response.text, response.text
@@ -254,10 +259,7 @@ def test_cancel_refused_answers_409_and_the_job_keeps_running(apps, scheduler):
 
 
 def test_clean_after_a_failed_kill_is_refused_and_keeps_the_job(apps, scheduler):
-    submit(apps.manager, "j1")
-    job = external_id_of(apps, "j1")
-    scheduler.jobs[job]["state"] = status.RUNNING
-    scheduler.cancel_error = "Permission denied"
+    job = _running_and_refusing_cancel(apps, scheduler)
     with pytest.raises(NotCancelled, match="Permission denied"):
         apps.manager.clean("j1")
     response = Request.blank("/jobs/j1", method="DELETE").get_response(local_app(apps.manager))

@@ -24,15 +24,10 @@ class JobMonitor:
                  threads, interval: float = 0.5, max_backoff: float = 60.0,
                  forget: Callable[[str], None] = lambda job_id: None,
                  unknown: Tuple[type, ...] = (), clock: Callable[[], float] = time.monotonic):
-        self.name = name
-        self.active_job_ids = active_job_ids
-        self.advance = advance
-        self.forget = forget
-        self.unknown = unknown
-        self.threads = threads
-        self.interval = interval
-        self.max_backoff = max_backoff
-        self.clock = clock
+        self.name, self.threads, self.clock = name, threads, clock
+        # what to advance, how, and what to do with a job that is gone (``unknown`` raised)
+        self.active_job_ids, self.advance, self.forget, self.unknown = active_job_ids, advance, forget, unknown
+        self.interval, self.max_backoff = interval, max_backoff
         self._wake = threading.Event()
         self._failures: Dict[str, Tuple[int, float]] = {}  # job id -> (failures in a row, next try)
         self._thread: Optional[threading.Thread] = None

@@ -14,6 +14,9 @@ __all__ = ["JobState"]
 log = logging.getLogger("lwr.jobs")
 
 _FINAL = {phase.value: phase for phase in TERMINAL_PHASES}
+#: Before a final status: the phase is that of the latest of these facts written.
+_PHASE_BY_LATEST_FACT = ((F.RUNNING, Phase.RUNNING), (F.PREPROCESSED, Phase.SUBMITTED),
+                         (F.LAUNCH_CONFIG, Phase.PREPROCESSING))
 
 
 class JobState:
@@ -77,12 +80,9 @@ class JobState:
             if final == Phase.COMPLETE.value and not self.has(F.POSTPROCESSED):
                 return Phase.POSTPROCESSING
             return _FINAL.get(final, Phase.FAILED)
-        if self.has(F.RUNNING):
-            return Phase.RUNNING
-        if self.has(F.PREPROCESSED):
-            return Phase.SUBMITTED
-        if self.has(F.LAUNCH_CONFIG):
-            return Phase.PREPROCESSING
+        for name, phase in _PHASE_BY_LATEST_FACT:
+            if self.has(name):
+                return phase
         return Phase.ACCEPTED
 
     def launch_recorded(self) -> bool:

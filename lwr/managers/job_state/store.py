@@ -1,4 +1,5 @@
 """The one place job facts touch the disk: atomic writes, reads that never follow a link."""
+import contextlib
 import errno
 import json
 import os
@@ -53,10 +54,8 @@ def exists(path: str) -> bool:
 
 
 def remove(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def mtime(path: str):
