@@ -213,6 +213,21 @@ def test_exit_code_reported_by_scheduler_is_kept_when_script_wrote_none(apps, sc
     assert apps.manager.return_code("j1") == 7
 
 
+def test_status_is_a_read_and_the_end_is_recorded_by_record_end(apps, scheduler):
+    submit(apps.manager, "j1")
+    job = external_id_of(apps, "j1")
+    apps.manager.monitor.shutdown()  # nothing advances the job but this test
+    scheduler.jobs[job].update(state=status.COMPLETE, exit_code=7)
+    manager = apps.manager.proxied_manager
+    directory = manager.job_directory("j1")
+    before = sorted(directory.job_directory_contents())
+    assert manager.get_status("j1") == status.COMPLETE
+    assert apps.manager.get_status("j1") == status.QUEUED  # the proxy: not recorded yet
+    assert sorted(directory.job_directory_contents()) == before and not directory.has_metadata("return_code")
+    apps.manager.advance("j1")
+    assert apps.manager.get_status("j1") == status.COMPLETE and apps.manager.return_code("j1") == 7
+
+
 def test_kill_cancels_in_the_scheduler_and_reads_cancelled(apps, scheduler):
     submit(apps.manager, "j1")
     job = external_id_of(apps, "j1")

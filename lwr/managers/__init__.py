@@ -80,6 +80,11 @@ class ManagerInterface(abc.ABC):
         """Facts about the server the client needs to build command lines (separator, ...)."""
 
     # -- hooks the proxy calls on its manager -----------------------------------------------------
+    def record_end(self, job_id: str) -> str:
+        """``get_status`` said the job ended: record what the end left that only the manager
+        knows (an exit code, why it failed) and return the final status."""
+        return self.get_status(job_id)
+
     def recover_active_job(self, job_id: str) -> None:
         """After a restart: re-attach to a job the manager had accepted."""
 

@@ -29,6 +29,7 @@ class JobMonitor:
         self.active_job_ids, self.advance, self.forget, self.unknown = active_job_ids, advance, forget, unknown
         self.interval, self.max_backoff = interval, max_backoff
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._failures: Dict[str, Tuple[int, float]] = {}  # job id -> (failures in a row, next try)
         self._thread: Optional[threading.Thread] = None
 
@@ -40,11 +41,12 @@ class JobMonitor:
         self._wake.set()
 
     def shutdown(self, timeout: Optional[float] = None) -> None:
+        self._stop.set()
         self._wake.set()
         self.threads.join(self._thread, timeout if timeout is not None else 5)
 
     def _stopping(self) -> bool:
-        return self.threads.stopping.is_set()
+        return self._stop.is_set() or self.threads.stopping.is_set()
 
     def _loop(self) -> None:
         while not self._stopping():

@@ -212,10 +212,11 @@ class StatefulManagerProxy(ManagerInterface):
                 self._callback(status.RUNNING, job_id)
             if not status.is_job_done(manager_status):
                 return
+            final_status = self._proxied_manager.record_end(job_id)
             reason = None
-            if manager_status in (status.FAILED, status.LOST):
+            if final_status in (status.FAILED, status.LOST):
                 reason = self._proxied_manager.failure_reason(job_id)
-            self._finish(job_directory, manager_status, reason)
+            self._finish(job_directory, final_status, reason)
 
     def _finish(self, job_directory, final_status, reason=None):
         """Record the job's one terminal status; start pushing outputs if it completed."""
@@ -332,6 +333,9 @@ class StatefulManagerProxy(ManagerInterface):
 
     def recover_active_job(self, job_id):
         self._recover_job(job_id)
+
+    def record_end(self, job_id):
+        return self.get_status(job_id)
 
     def is_active(self, job_id) -> bool:
         """True while the job is on this manager's active list (not yet finished)."""

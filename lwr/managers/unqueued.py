@@ -98,7 +98,10 @@ class Manager(BaseManager):
             log.warning("job %s: the failure is known in memory only (%s)", job_id, exc)
 
     def _monitor_in_thread(self, job_id, handle):
-        self.threads.start("lwr-wait-%s" % job_id, self._wait_and_finish, job_id, handle)
+        try:
+            self.threads.start("lwr-wait-%s" % job_id, self._wait_and_finish, job_id, handle)
+        except RuntimeError:  # shutting down: the job runs on and is re-attached at the next start
+            log.info("job %s: shutting down, not waiting for its process %d", job_id, handle.pid)
 
     def _wait_and_finish(self, job_id, handle: ProcessHandle):
         try:

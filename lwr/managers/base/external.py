@@ -47,6 +47,7 @@ class ExternalBaseManager(BaseManager):
                              % kwds.get("status_cache_seconds")) from None
         self._external_ids: Dict[str, str] = {}
         self._last_status: Dict[str, Tuple[float, JobStatus]] = {}
+        self._assessed: Dict[str, Tuple[str, Optional[str], Optional[int]]] = {}  # done, not yet recorded
         self._ids_lock = threading.Lock()
 
     # -- what a scheduler-specific subclass provides ------------------------------------------
@@ -132,18 +133,39 @@ class ExternalBaseManager(BaseManager):
 
     # -- status ---------------------------------------------------------------------------------
     def get_status(self, job_id):
+        """The job's status from its facts and the scheduler; writes nothing (``record_end`` does)."""
+        found = self._assess(job_id)
+        if status.is_job_done(found[0]):
+            with self._ids_lock:
+                self._assessed[job_id] = found  # record_end records what this answer saw
+        return found[0]
+
+    def record_end(self, job_id):
+        """The job ended: record its exit code (when only the scheduler knows it) and why it
+        failed, hand its directory back (``_job_ended``), and return its final status."""
+        with self._ids_lock:
+            found = self._assessed.pop(job_id, None)
+        final, reason, exit_code = found or self._assess(job_id)
+        state = self.job_state(job_id)
+        if exit_code is not None and not state.has(F.RETURN_CODE):
+            state.set(F.RETURN_CODE, int(exit_code))
+        if reason:
+            self._record_reason(job_id, reason)
+        return self._ended(job_id, final)
+
+    def _assess(self, job_id: str) -> Tuple[str, Optional[str], Optional[int]]:
+        """``(status, failure reason to record, exit code to record)``."""
         state = self.job_state(job_id)
         if state.has(F.CANCELLED):
-            return self._ended(job_id, status.CANCELLED)
+            return status.CANCELLED, None, None
         if state.has(F.FAILURE_REASON):
-            return self._ended(job_id, status.FAILED)
+            return status.FAILED, None, None
         external_id = self.external_id(job_id)
         if external_id is None:
             if state.has(F.SUBMITTED):
-                return status.QUEUED  # being submitted right now
-            return self._fail(job_id, "LWR has no record of this job's scheduler id")
-        scheduler_status = self._cached_status(job_id, external_id)
-        return self._resolve(job_id, scheduler_status)
+                return status.QUEUED, None, None  # being submitted right now
+            return status.FAILED, "LWR has no record of this job's scheduler id", None
+        return self._resolve(state.has(F.RETURN_CODE), self._cached_status(job_id, external_id))
 
     def _cached_status(self, job_id: str, external_id: str) -> JobStatus:
         now = time.monotonic()
@@ -165,37 +187,35 @@ class ExternalBaseManager(BaseManager):
             self._last_status[job_id] = (now, found)
         return found
 
-    def _resolve(self, job_id: str, found: JobStatus) -> str:
-        """A scheduler status -> the job's LWR status, recording exit code / reason when done."""
+    @staticmethod
+    def _resolve(has_code: bool, found: JobStatus) -> Tuple[str, Optional[str], Optional[int]]:
+        """A scheduler status -> ``(status, reason, exit code)`` as :meth:`_assess` answers."""
         state, exit_code, reason = found
-        if state in (status.QUEUED, status.RUNNING):
-            return state
-        facts = self.job_state(job_id)
-        if state == status.CANCELLED:
-            return self._ended(job_id, status.CANCELLED)
+        if state in (status.QUEUED, status.RUNNING, status.CANCELLED):
+            return state, None, None
         if state == status.FAILED:
-            return self._fail(job_id, reason or "the scheduler reports the job failed")
-        has_code = facts.has(F.RETURN_CODE)
+            return status.FAILED, reason or "the scheduler reports the job failed", None
         if state == status.COMPLETE:
-            if not has_code and exit_code is not None:
-                facts.set(F.RETURN_CODE, int(exit_code))
-                has_code = True
-            if not has_code:
-                return self._fail(job_id, "the scheduler reports the job finished, but its script "
-                                          "recorded no exit code (it was killed or could not start)")
-            return self._ended(job_id, status.COMPLETE)
+            if has_code:
+                return status.COMPLETE, None, None
+            if exit_code is not None:
+                return status.COMPLETE, None, int(exit_code)
+            return status.FAILED, ("the scheduler reports the job finished, but its script recorded no "
+                                   "exit code (it was killed or could not start)"), None
         # LOST: the scheduler has forgotten the job; its own exit-code file decides.
         if has_code:
-            return self._ended(job_id, status.COMPLETE)
-        return self._fail(job_id, "%s; the job recorded no exit code, so it did not finish normally"
-                          % (reason or "the scheduler no longer knows this job"))
+            return status.COMPLETE, None, None
+        return status.FAILED, ("%s; the job recorded no exit code, so it did not finish normally"
+                               % (reason or "the scheduler no longer knows this job")), None
 
     def _fail(self, job_id: str, reason: str) -> str:
+        self._record_reason(job_id, reason)
+        return self._ended(job_id, status.FAILED)
+
+    def _record_reason(self, job_id: str, reason: str) -> None:
         state = self.job_state(job_id)
         if not state.has(F.FAILURE_REASON):
-            reason = explain_failure(reason, self.job_file(job_id, JOB_STDERR))
-            state.set(F.FAILURE_REASON, reason)
-        return self._ended(job_id, status.FAILED)
+            state.set(F.FAILURE_REASON, explain_failure(reason, self.job_file(job_id, JOB_STDERR)))
 
     def _ended(self, job_id: str, final: str) -> str:
         try:
@@ -257,3 +277,4 @@ class ExternalBaseManager(BaseManager):
         with self._ids_lock:
             self._external_ids.pop(job_id, None)
             self._last_status.pop(job_id, None)
+            self._assessed.pop(job_id, None)
