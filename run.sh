@@ -4,29 +4,39 @@ set -eo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: ./run.sh [-m|--mode uwsgi|circusd|chaussette|paster] [-c|--config FILE] [--] [ARGS...]
+Usage: ./run.sh [-m|--mode paster|uwsgi|gunicorn] [-c|--config FILE] [--] [ARGS...]
 
 Runs the LWR web server from this directory:
   * sources local_env.sh when present (DRMAA_LIBRARY_PATH, GALAXY_HOME, ...),
   * creates .venv with ./setup_venv.sh when it is missing, then activates it,
   * copies server.ini.sample to server.ini when server.ini is missing,
-  * starts the server with the first available of uwsgi, circusd, chaussette, paster
-    (or the one named by --mode), passing ARGS on unchanged.
+  * starts the server with paster (the default), or with the server named by --mode,
+    passing ARGS on unchanged. A uwsgi or gunicorn command on PATH is never picked by
+    itself; only a config file with a [uwsgi] section and no [server:main] selects uwsgi.
 
-In paster mode (the default on a plain install) ARGS are `paster serve` options:
+In paster mode ARGS are `paster serve` options:
   ./run.sh --daemon        start in the background (log paster.log, pid paster.pid)
   ./run.sh --stop-daemon   stop the background server
   ./run.sh --status        tell whether the background server runs
   ./run.sh                 run in the foreground (Ctrl-C stops it)
-paster's daemon options (--daemon, --stop-daemon, --status, --reload, --pid-file,
---log-file, start/stop/restart/status) select paster mode when no --mode is given.
+paster serves with the runner named by `use` in [server:main]: egg:lwr#server (LWR's own)
+or egg:lwr#waitress (pip install waitress).
+
+Other modes (the LWR must run as ONE process; both run it so):
+  uwsgi     uwsgi --ini-paste FILE, with the [uwsgi] section of FILE (pip install pyuwsgi)
+  gunicorn  gunicorn --paste FILE --bind HOST:PORT --workers 1 --worker-class gthread
+            --threads N --limit-request-line 0, with host, port and threadpool_workers (N) of
+            [server:main], and --certfile/--keyfile from ssl_pem (pip install gunicorn)
+The circusd and chaussette modes were removed: chaussette has had no release since 2016 and
+was never tested with this LWR; run the server under systemd or supervisor instead
+(docs/deployment.rst).
 
 With --daemon, run.sh waits (up to LWR_START_TIMEOUT seconds, default 20) until the server
 process listens on [server:main] host:port of the config file, and exits non-zero, showing
 the end of the log, if it died or never answered. Plain `paster --daemon` exits 0 even then.
 
 Options:
-  -m, --mode MODE     uwsgi | circusd | chaussette | paster
+  -m, --mode MODE     paster | uwsgi | gunicorn
   -c, --config FILE   config file (default server.ini; only server.ini is created from
                       server.ini.sample)
   -h, --help          show this help and exit
@@ -54,8 +64,12 @@ while [ $# -gt 0 ]; do
 done
 
 case "$MODE" in
-    ""|uwsgi|circusd|chaussette|paster) ;;
-    *) echo "run.sh: unknown mode '$MODE' (uwsgi, circusd, chaussette or paster)" >&2; exit 2 ;;
+    ""|uwsgi|gunicorn|paster) ;;
+    circusd|chaussette)
+        echo "run.sh: mode '$MODE' was removed (chaussette is unmaintained); use paster," \
+             "uwsgi or gunicorn, under systemd or supervisor (docs/deployment.rst)" >&2
+        exit 2 ;;
+    *) echo "run.sh: unknown mode '$MODE' (paster, uwsgi or gunicorn)" >&2; exit 2 ;;
 esac
 
 cd "$(dirname "$0")"
@@ -117,17 +131,12 @@ for arg in ${ARGS[@]+"${ARGS[@]}"}; do
     esac
 done
 
+# The config decides, never what happens to be on PATH: a file written for uWSGI alone
+# ([uwsgi] and no [server:main]) runs under uwsgi, everything else under paster.
 if [ -z "$MODE" ]; then
-    if [ "$PASTER_ONLY" = 1 ]; then
-        MODE=paster
-    elif command -v uwsgi >/dev/null 2>&1; then
+    MODE=paster
+    if [ "$PASTER_ONLY" = 0 ] && grep -q '^\[uwsgi\]' "$CONFIG" && ! grep -q '^\[server:main\]' "$CONFIG"; then
         MODE=uwsgi
-    elif command -v circusd >/dev/null 2>&1; then
-        MODE=circusd
-    elif command -v chaussette >/dev/null 2>&1; then
-        MODE=chaussette
-    else
-        MODE=paster
     fi
 fi
 
@@ -142,6 +151,40 @@ section = "server:main"
 host = parser.get(section, "host", fallback="localhost") if parser.has_section(section) else "localhost"
 port = parser.get(section, "port", fallback="8913") if parser.has_section(section) else "8913"
 print(host or "localhost", port or "8913")
+EOF
+}
+
+# Prints gunicorn's options for [server:main], one a line: --bind, one gthread worker,
+# --threads, TLS.
+gunicorn_options() {
+    python - "$1" <<'EOF'
+import configparser, os, sys
+path = os.path.abspath(sys.argv[1])
+parser = configparser.ConfigParser(defaults={"here": os.path.dirname(path), "__file__": path})
+parser.read(path)
+
+def get(name, default):
+    if not parser.has_section("server:main"):
+        return default
+    return parser.get("server:main", name, fallback=default) or default
+
+host, port, threads = get("host", "localhost"), get("port", "8913"), get("threadpool_workers", "10")
+# gunicorn's request line limit is at most 8190 bytes; LWR clients send up to 16 KiB (Galaxy
+# puts the command line in the query string): 0 lifts it (LWR itself caps what it accepts).
+args = ["--bind", "%s:%s" % (host, port), "--workers", "1", "--worker-class", "gthread", "--threads", threads,
+        "--limit-request-line", "0"]
+ssl_pem = get("ssl_pem", "")
+if ssl_pem == "*":
+    sys.exit("run.sh: ssl_pem = * (a generated certificate) works with paster only; give gunicorn a PEM file")
+if ssl_pem:
+    args += ["--certfile", ssl_pem, "--keyfile", ssl_pem]
+if parser.has_section("server:main"):
+    used = {"use", "host", "port", "threadpool_workers", "ssl_pem", "here", "__file__"}
+    ignored = sorted(set(parser.options("server:main")) - used)
+    if ignored:
+        print("run.sh: gunicorn mode ignores [server:main] %s (options of LWR's own runner)"
+              % ", ".join(ignored), file=sys.stderr)
+print("\n".join(args))
 EOF
 }
 
@@ -253,12 +296,13 @@ EOF
 
 case "$MODE" in
     uwsgi)
+        command -v uwsgi >/dev/null 2>&1 || { echo "run.sh: uwsgi not found (pip install pyuwsgi)" >&2; exit 1; }
         exec uwsgi --ini-paste "$CONFIG" ${ARGS[@]+"${ARGS[@]}"} ;;
-    circusd)
-        exec circusd "$CONFIG" ${ARGS[@]+"${ARGS[@]}"} ;;
-    chaussette)
-        read -r HOST PORT < <(server_address "$CONFIG")
-        exec chaussette --host "$HOST" --port "$PORT" "paste:$CONFIG" ${ARGS[@]+"${ARGS[@]}"} ;;
+    gunicorn)
+        command -v gunicorn >/dev/null 2>&1 || { echo "run.sh: gunicorn not found (pip install gunicorn)" >&2; exit 1; }
+        OPTIONS=$(gunicorn_options "$CONFIG")
+        mapfile -t GUNICORN_OPTIONS <<<"$OPTIONS"
+        exec gunicorn --paste "$CONFIG" "${GUNICORN_OPTIONS[@]}" ${ARGS[@]+"${ARGS[@]}"} ;;
     paster)
         if [ "$DAEMON" = 0 ]; then
             exec paster serve "$CONFIG" ${ARGS[@]+"${ARGS[@]}"}

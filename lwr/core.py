@@ -3,11 +3,16 @@ import logging
 import os
 
 from lwr.lifecycle import Threads
+from lwr.health import HealthCheck
 from lwr.locks import LockManager
-from lwr.manager_factory import build_managers
+from lwr.manager_factory import ConfigurationError, build_managers
 from lwr.managers.base import leftovers
 from lwr.managers.base.reaper import DirectoryReaper
 from lwr.managers.retention import JobReaper, RetentionPolicy
+from lwr.managers.util.metrics import JobMetrics
+from lwr.tools.authorization import get_authorizer
+from lwr.tools.deps import DependencyManager
+from lwr.tools.restrictions import POLICY_OPTIONS, RestrictionPolicy
 from lwr.util import asbool
 from lwr.util.malloc import limit_malloc_arenas
 
@@ -41,6 +46,7 @@ class LwrApp:
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
         retention_policy = self._build_retention_policy(conf)
+        self.health = self._build_health_check(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
@@ -53,7 +59,7 @@ class LwrApp:
         self.file_cache = self._build_file_cache(conf)
         self.message_queue_binding = None
         if conf.get("message_queue_url"):
-            from lwr.messaging import bind_app
+            from lwr.messaging import bind_app  # here: only a message-queue server loads the AMQP modules
             try:
                 self.message_queue_binding = bind_app(self, conf["message_queue_url"], conf)
             except Exception:  # a refused option: stop the managers' threads before reporting it
@@ -77,17 +83,19 @@ class LwrApp:
 
     @staticmethod
     def _build_retention_policy(conf):
-        from lwr.manager_factory import ConfigurationError
         try:
             return RetentionPolicy.from_config(conf)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
 
+    def _build_health_check(self, conf):
+        try:
+            return HealthCheck.from_config(self, conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
     @staticmethod
     def _build_authorizer(conf):
-        from lwr.manager_factory import ConfigurationError
-        from lwr.tools.authorization import get_authorizer
-        from lwr.tools.restrictions import POLICY_OPTIONS, RestrictionPolicy
         tool_configs = conf.get("tool_config_files") or conf.get("tool_config_file")
         if not tool_configs:
             for option in POLICY_OPTIONS:
@@ -98,7 +106,6 @@ class LwrApp:
 
     @staticmethod
     def _build_dependency_manager(conf):
-        from lwr.tools.deps import DependencyManager
         resolvers_file = conf.get("dependency_resolvers_config_file", "dependency_resolvers_conf.xml")
         if not os.path.exists(resolvers_file):
             resolvers_file = None
@@ -107,7 +114,6 @@ class LwrApp:
 
     @staticmethod
     def _build_job_metrics(conf):
-        from lwr.managers.util.metrics import JobMetrics
         return JobMetrics.from_file(conf.get("job_metrics_config_file", "job_metrics_conf.xml"))
 
     @staticmethod
@@ -115,7 +121,7 @@ class LwrApp:
         config_file = conf.get("object_store_config_file")
         if not config_file:
             return None
-        from lwr.objectstore import build_object_store_from_config
+        from lwr.objectstore import build_object_store_from_config  # here: only when configured
         umask = conf.get("object_store_umask")
         try:
             umask = int(str(umask), 8) if umask not in (None, "") else None
@@ -134,13 +140,14 @@ class LwrApp:
         cache_dir = conf.get("file_cache_dir")
         if not cache_dir:
             return None
-        from lwr.cache import Cache
+        from lwr.cache import Cache  # here: only when configured (the cache loads sqlite3)
         return Cache(cache_dir)
 
     def shutdown(self, timeout=None):
         """Stop every thread of the app; returns those still running after ``timeout``."""
         self.threads.stopping.set()
         self.job_reaper.shutdown(timeout)
+        self.health.close()
         if self.message_queue_binding is not None:
             try:
                 self.message_queue_binding.shutdown()

@@ -158,7 +158,11 @@ class BrokerRelay:
                 client, _ = server.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self.target)
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:  # the broker refused this one: drop it, keep relaying the next
+                client.close()
+                continue
             with self._lock:
                 self.sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):

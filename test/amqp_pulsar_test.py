@@ -58,6 +58,13 @@ class PulsarWire:
         except Exception:
             return False
 
+    def consumers(self, kind):
+        """How many consumers the queue has, or None when it does not exist."""
+        try:
+            return self.connection.channel().queue_declare(self.name(kind), passive=True).consumer_count
+        except Exception:
+            return None
+
     def publish(self, kind, payload):
         exchange = kombu.Exchange(self.exchange_name, "direct", durable=True)
         producer = kombu.Producer(self.channel, exchange=exchange, serializer="json")
@@ -159,9 +166,18 @@ def test_queue_names_follow_the_exchange_manager_and_key_prefix(served, naming):
     expected = {"named_manager": "pulsar_%s__setup" % wire.manager, "default_manager": "%s__setup" % exchange,
                 "key_prefix": "%s_setup" % prefix}[naming]
     assert wire.name("setup") == expected and wire.exists("setup")
+    # lwr is served by default only. Other tests leave lwr__setup on the shared broker, so
+    # "served" means this server consumes from it, not merely that the queue exists.
     lwr_setup = PulsarWire("lwr", wire.manager)
-    assert lwr_setup.exists("setup") == (naming == "named_manager")  # lwr is served by default only
-    lwr_setup.close()
+    try:
+        wait_for(lambda: wire.consumers("setup"), 20, message="the LWR to consume %s" % wire.name("setup"))
+        if naming == "named_manager":
+            wait_for(lambda: lwr_setup.consumers("setup"), 20, message="the LWR to consume lwr's setup queue")
+        else:
+            time.sleep(1)
+            assert not lwr_setup.consumers("setup"), "an explicit amqp_exchange must not also serve lwr"
+    finally:
+        lwr_setup.close()
     wire.publish("setup", _setup_body("7101", "echo named"))
     wire.collect("status_update", [], lambda b: "complete" in _statuses(b, "7101"), 30, "job 7101 to complete")
 

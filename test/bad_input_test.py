@@ -9,7 +9,8 @@ from webob import Request
 
 from lwr.messaging.handlers import MalformedMessage, decode_body
 from lwr.util import MAX_JSON_DEPTH, JsonTooDeep, loads_bounded
-from lwr.web.framework import RoutingApp, redact_paths, route
+from lwr.lwr_client.route_table import Route
+from lwr.web.framework import RoutingApp, redact_paths
 
 pytestmark = pytest.mark.server
 
@@ -94,12 +95,10 @@ def test_deeply_nested_message_body_is_malformed():
 
 
 # -- internal errors -------------------------------------------------------------------------------
-@route("GET", "/boom")
 def _boom():
     open("/nonexistent-dir/secret/layout.txt")
 
 
-@route("GET", "/recurse")
 def _recurse():
     def down(n):
         return down(n + 1)
@@ -112,7 +111,8 @@ class _App:
 
 
 def _call(path):
-    app = RoutingApp(_App(), [_boom, _recurse], manager_prefix=False)
+    app = RoutingApp(_App(), [(Route("boom", "GET", "/boom"), _boom), (Route("recurse", "GET", "/recurse"), _recurse)],
+                     manager_prefix=False)
     response = Request.blank(path).get_response(app)
     return response.status_int, response.body
 

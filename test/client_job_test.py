@@ -5,9 +5,9 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from lwr.lwr_client import JobClient, OutputNotFoundException
-from lwr.lwr_client.decorators import retry
-from lwr.lwr_client.exceptions import TransportError
+from lwr.lwr_client.exceptions import ServerUnavailable, TransportError
 from lwr.lwr_client.interface import HttpLwrInterface
+from lwr.lwr_client.transport import RetryPolicy
 
 
 class RecordingTransport:
@@ -189,29 +189,28 @@ def test_url_without_scheme_gets_http():
     assert interface.url("status", {"job_id": "1"}) == "http://h:1/jobs/1/status?job_id=1"
 
 
-def test_retry_makes_exactly_five_attempts():
-    attempts = []
+def test_retry_makes_exactly_five_attempts_with_growing_pauses():
+    attempts, pauses = [], []
 
-    @retry(sleep=lambda _: None)
     def flaky():
         attempts.append(1)
-        raise OSError("down")
+        raise TransportError("connection refused", url="http://h:1/x", transient=True)
 
-    with pytest.raises(OSError):
-        flaky()
+    with pytest.raises(ServerUnavailable, match="after 5 attempts"):
+        RetryPolicy(sleep=pauses.append).call(flaky, "GET", "http://h:1/x")
     assert len(attempts) == 5
+    assert pauses == [0.1, 0.2, 0.4, 0.8]
 
 
 def test_retry_does_not_repeat_permanent_errors():
     attempts = []
 
-    @retry(sleep=lambda _: None)
     def refused():
         attempts.append(1)
         raise TransportError("HTTP 400", status=400, transient=False)
 
     with pytest.raises(TransportError):
-        refused()
+        RetryPolicy(sleep=lambda _: None).call(refused, "GET", "http://h:1/x")
     assert len(attempts) == 1
 
 

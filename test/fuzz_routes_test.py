@@ -5,11 +5,25 @@ import socket
 
 import pytest
 
+from lwr.lwr_client.route_table import MANAGER_PREFIX, ROUTES, fill_path
+
 pytestmark = pytest.mark.server
 
-PATHS = ["/jobs", "/jobs/{id}", "/jobs/{id}/submit", "/jobs/{id}/status", "/jobs/{id}/cancel",
-         "/jobs/{id}/files", "/jobs/{id}/files/path", "/healthz", "/cache", "/cache/status",
-         "/managers/{m}/jobs/{id}/status", "/managers/{m}/jobs"]
+
+
+def _paths(object_store):
+    """Each declared path once, in table order, with ``{id}`` for its path parameter."""
+    paths = []
+    for route in ROUTES:
+        if route.name.startswith("object_store_") == object_store:
+            path = fill_path(route.path, {"job_id": "{id}", "object_id": "{id}"})
+            if path not in paths:
+                paths.append(path)
+    return paths
+
+
+PATHS = _paths(object_store=False)
+PATHS += [MANAGER_PREFIX.replace("{manager_name}", "{m}") + path for path in PATHS]
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 PARAMS = ["job_id", "name", "type", "command_line", "params", "env", "setup_params", "remote_staging",
           "dependencies_description", "cache_token", "path", "tool_id", "private_key"]
@@ -52,8 +66,7 @@ def test_random_hostile_requests_never_500(lwr_server, tmp_path):
     assert "Traceback" not in lwr_server.log()
 
 
-OBJECT_PATHS = ["/objects/{id}", "/objects/{id}/exists", "/objects/{id}/file_ready", "/objects/{id}/empty",
-                "/objects/{id}/size", "/objects/{id}/filename", "/object_store_usage_percent"]
+OBJECT_PATHS = _paths(object_store=True)
 OBJECT_PARAMS = ["base_dir", "dir_only", "extra_dir", "extra_dir_at_root", "alt_name", "start", "count",
                  "file_name", "create", "entire_dir"]
 OBJECT_VALUES = NASTY + ["True", "False", "true", "job_work", "temp", "-1", "0", "5", "/etc/passwd",

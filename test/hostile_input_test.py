@@ -9,6 +9,8 @@ import urllib.parse
 
 import pytest
 
+from lwr.lwr_client.route_table import ROUTES, fill_path
+
 pytestmark = pytest.mark.server
 
 HOSTILE_JOB_IDS = ["..", ".", "a/b", "/etc", "x\x00y", "x" * 300, "jöb", "%2e%2e"]
@@ -88,18 +90,29 @@ def test_hostile_names(hostile_server, route, file_type, name):
     assert open(os.path.join(base, "srv", "outside", "passwd"), "rb").read() == SECRET
 
 
+#: The other parameters each route taking a job id needs to get as far as using it.
+JOB_ROUTE_PARAMS = {
+    "setup": {},
+    "clean": {},
+    "submit": {"command_line": "touch /tmp/lwr-hostile-should-not-exist"},
+    "status": {},
+    "cancel": {},
+    "upload_file": {"name": "x", "type": "input"},
+    "path": {"name": "x", "type": "input"},
+    "download_output": {"name": "x"},
+}
+JOB_ROUTES = [route for route in ROUTES if route.path.startswith("/jobs")]
+
+
+def test_every_declared_job_route_is_attacked():
+    assert [route.name for route in JOB_ROUTES] == list(JOB_ROUTE_PARAMS)
+
+
 @pytest.mark.parametrize("job_id", HOSTILE_JOB_IDS)
-@pytest.mark.parametrize("method,path,params", [
-    ("POST", "jobs", {}),
-    ("GET", "jobs/{}/status", {}),
-    ("PUT", "jobs/{}/cancel", {}),
-    ("DELETE", "jobs/{}", {}),
-    ("POST", "jobs/{}/submit", {"command_line": "touch /tmp/lwr-hostile-should-not-exist"}),
-    ("POST", "jobs/{}/files", {"name": "x", "type": "input"}),
-    ("GET", "jobs/{}/files/path", {"name": "x", "type": "input"}),
-    ("GET", "jobs/{}/files", {"name": "x"}),
-])
-def test_hostile_job_ids(hostile_server, job_id, method, path, params):
+@pytest.mark.parametrize("route", JOB_ROUTES, ids=[route.name for route in JOB_ROUTES])
+def test_hostile_job_ids(hostile_server, job_id, route):
+    method, path = route.method or "GET", fill_path(route.path, {"job_id": "{}"})[1:]
+    params = JOB_ROUTE_PARAMS[route.name]
     server, base = hostile_server
     before = snapshot(base)
     params = dict(params)

@@ -65,9 +65,9 @@ def test_entry_scripts_are_executable(script):
 
 def test_run_sh_rejects_unknown_mode(tmp_path):
     shutil.copy(os.path.join(REPO_ROOT, "run.sh"), tmp_path)
-    result = run(["bash", str(tmp_path / "run.sh"), "--mode", "gunicorn"], tmp_path)
+    result = run(["bash", str(tmp_path / "run.sh"), "--mode", "tornado"], tmp_path)
     assert result.returncode == 2
-    assert "unknown mode 'gunicorn'" in result.stderr
+    assert "unknown mode 'tornado'" in result.stderr
 
 
 # --- setup_venv.sh: reinstall only when the requirement files change -------------------------
@@ -275,19 +275,21 @@ echo "FAKE $(basename "$0") $*"
 """
 
 
-@pytest.mark.parametrize("available,expected", [
-    (["uwsgi", "circusd", "chaussette"], "FAKE uwsgi --ini-paste server.ini"),
-    (["circusd", "chaussette"], "FAKE circusd server.ini"),
-    (["chaussette"], "FAKE chaussette --host 127.0.0.1 --port 8914 paste:server.ini"),
+@pytest.mark.parametrize("args,ini,expected", [
+    # uwsgi and gunicorn on PATH are not picked by themselves: only --mode, or a config written
+    # for uWSGI alone, selects them (test/serving_modes_test.py runs the default with real uWSGI).
+    (["--mode", "uwsgi"], None, "FAKE uwsgi --ini-paste server.ini"),
+    ([], "[uwsgi]\nhttp-socket = 127.0.0.1:8914\n", "FAKE uwsgi --ini-paste server.ini"),
+    # (--mode gunicorn runs the real gunicorn of .venv: test/serving_modes_test.py.)
 ])
-def test_run_sh_picks_the_first_available_mode(run_dir, tmp_path_factory, available, expected):
+def test_run_sh_runs_the_mode_asked_for(run_dir, tmp_path_factory, args, ini, expected):
     fake_bin = tmp_path_factory.mktemp("bin")
-    for name in available:
+    for name in ("uwsgi", "circusd", "chaussette"):
         (fake_bin / name).write_text(FAKE_SERVER)
         (fake_bin / name).chmod(0o755)
-    (run_dir / "server.ini").write_text(DUMMY_INI % {"port": 8914})
+    (run_dir / "server.ini").write_text(ini or DUMMY_INI % {"port": 8914})
     env = {"PATH": "%s:%s" % (fake_bin, os.environ["PATH"])}
-    result = run(["./run.sh", "--extra", "arg"], run_dir, env=env)
+    result = run(["./run.sh"] + args + ["--extra", "arg"], run_dir, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == expected + " --extra arg"
 
@@ -295,3 +297,10 @@ def test_run_sh_picks_the_first_available_mode(run_dir, tmp_path_factory, availa
     status = run(["./run.sh", "--status"], run_dir, env=env)
     assert "FAKE" not in status.stdout
     assert "No PID file" in status.stdout
+
+
+@pytest.mark.parametrize("mode", ["circusd", "chaussette"])
+def test_run_sh_says_the_circus_modes_were_removed(run_dir, mode):
+    result = run(["./run.sh", "--mode", mode], run_dir)
+    assert result.returncode == 2
+    assert "was removed" in result.stderr and result.stderr.count("\n") == 1, result.stderr

@@ -11,10 +11,11 @@ import logging
 import os
 import re
 import sqlite3
-import tempfile
 import threading
 import time
 from contextlib import closing
+
+from lwr.lwr_client.util import ReplacingFile
 
 __all__ = ["Cache", "CHUNK_SIZE", "token_for"]
 
@@ -85,19 +86,14 @@ class Cache:
         """
         token = token_for(ip, path)
         destination = self.destination(token)
-        fd, tmp = tempfile.mkstemp(prefix=token + "_TMP", dir=self.cache_directory)
         try:
-            with os.fdopen(fd, "wb") as handle:
+            with ReplacingFile(destination, prefix=token + "_TMP", suffix="", fsync=True) as handle:
                 while True:
                     chunk = stream.read(CHUNK_SIZE)
                     if not chunk:
                         break
                     handle.write(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, destination)
         except BaseException:
-            _unlink_quietly(tmp)
             if not os.path.exists(destination):
                 self._release(token)
             raise
@@ -141,10 +137,3 @@ class _Transaction:
             else:
                 self.connection.rollback()
         return False
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -8,6 +8,7 @@ import logging
 import os
 
 from galaxy import model
+from galaxy.jobs.job_destination import JobDestination
 from galaxy.jobs.runners import AsynchronousJobRunner, AsynchronousJobState, JobState
 from galaxy.util import unicodify
 
@@ -62,8 +63,6 @@ class LwrJobRunner(AsynchronousJobRunner):
     # -- clients -------------------------------------------------------------------------------
     def url_to_destination(self, url):
         """Legacy ``lwr://http://host:8913/`` runner URLs."""
-        from galaxy.jobs.job_destination import JobDestination
-
         return JobDestination(runner="lwr", params=lwr_params.destination_client_params({"url": url}))
 
     def _client(self, destination_params, job_id):

@@ -9,6 +9,7 @@ from typing import NamedTuple, Optional
 from galaxy.jobs.command_factory import build_command
 
 from lwr.galaxy import params as lwr_params
+from lwr.galaxy.compute_environment import LwrComputeEnvironment
 from lwr.lwr_client import ClientJobDescription, ClientOutputs
 
 __all__ = ["Submission", "prepare_submission", "client_outputs", "read_streams", "TOOL_STREAMS"]
@@ -29,13 +30,13 @@ def prepare_submission(runner, job_wrapper, client) -> Optional[Submission]:
     """Set the job up on the LWR, let Galaxy prepare it, build the command; None if Galaxy said stop."""
     destination_params = client.destination_params
     dependency_resolution = lwr_params.dependency_resolution(destination_params)
-    rewrite = lwr_params.rewrite_parameters(destination_params)
+    # rewrite_parameters: Galaxy renders the command with the LWR server's paths itself, so the
+    # client has no paths left to rewrite.
+    galaxy_renders_remote_paths = lwr_params.rewrite_parameters(destination_params)
     tool = job_wrapper.tool
     remote_job_config = client.setup(tool.id, tool.version)
     compute_environment = None
-    if rewrite:
-        from lwr.galaxy.compute_environment import LwrComputeEnvironment
-
+    if galaxy_renders_remote_paths:
         compute_environment = LwrComputeEnvironment(client, job_wrapper, remote_job_config)
     if job_wrapper.prepare(compute_environment=compute_environment) is False:
         client.clean()
@@ -55,7 +56,7 @@ def prepare_submission(runner, job_wrapper, client) -> Optional[Submission]:
     tool_script = os.path.join(job_wrapper.working_directory, "tool_script.sh")
     if os.path.exists(tool_script) and tool_script not in config_files:
         config_files.append(tool_script)
-        if rewrite:
+        if galaxy_renders_remote_paths:
             # Without client-side rewriting nothing else points the command at the staged script.
             remote_configs = remote_job_config.get("configs_directory") or remote_job_config["working_directory"]
             command_line = command_line.replace(tool_script, _remote_join(remote_job_config, remote_configs,
@@ -76,7 +77,7 @@ def prepare_submission(runner, job_wrapper, client) -> Optional[Submission]:
         dependencies_description=_dependencies_description(tool) if dependency_resolution == "remote" else None,
         env=env,
         arbitrary_files=compute_environment.arbitrary_files if compute_environment else None,
-        rewrite_paths=not rewrite,
+        rewrite_paths=not galaxy_renders_remote_paths,
     )
     return Submission(description, remote_job_config)
 

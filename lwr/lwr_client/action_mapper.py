@@ -46,12 +46,14 @@ __all__ = [
     "FileActionMapper", "from_dict", "load_action_config", "path_type",
     "BaseAction", "NoneAction", "RewriteAction", "TransferAction", "CopyAction",
     "RemoteCopyAction", "RemoteTransferAction", "MessageAction",
-    "DEFAULT_ACTION", "MATCH_TYPES",
+    "DEFAULT_ACTION", "MATCH_TYPES", "REMOTE_ACTIONS", "has_remote_actions",
 ]
 
 DEFAULT_ACTION = "transfer"
 #: Actions a ``file_action_config`` entry / ``default_file_action`` may name.
 CONFIGURABLE_ACTIONS = ("none", "rewrite", "transfer", "copy", "remote_copy", "remote_transfer")
+#: Actions the server carries out itself (it fetches inputs and pushes outputs).
+REMOTE_ACTIONS = ("remote_copy", "remote_transfer")
 MAPPER_KEYS = ("path", "action", "path_types", "match_type", "depth")
 # A referenced file ends at whitespace, a comma or a quote.
 _REFERENCE_CHARS = "[^\\s,\"']"
@@ -114,6 +116,22 @@ class FileActionMapper:
         return None
 
 
+def has_remote_actions(config) -> bool:
+    """Whether an action mapper ``config`` (as :meth:`FileActionMapper.to_dict` makes it) may
+    give some file a remote action, by default or through one of its path mappers.
+
+    >>> has_remote_actions({"default_action": "transfer", "paths": [{"path": "/d", "action": "remote_copy"}]})
+    True
+    >>> has_remote_actions({"default_action": "copy", "files_endpoint": "http://g/remote_files", "paths": []})
+    False
+    """
+    if not isinstance(config, dict):
+        return False
+    actions = [config.get("default_action")]
+    actions.extend(mapper.get("action") for mapper in config.get("paths") or () if isinstance(mapper, dict))
+    return any(action in REMOTE_ACTIONS for action in actions)
+
+
 def _config_from_client(client) -> dict:
     config = {"default_action": getattr(client, "default_file_action", None) or DEFAULT_ACTION,
               "files_endpoint": getattr(client, "files_endpoint", None), "paths": []}
@@ -139,7 +157,7 @@ def load_action_config(path: str) -> dict:
         if extension == ".json":
             loaded = json.loads(text)
         else:
-            import yaml
+            import yaml  # here: the client package (vendored by Galaxy) needs PyYAML only for YAML configs
             loaded = yaml.safe_load(text)
     except ImportError:
         raise FileActionConfigError("file_action_config %s is YAML, which needs PyYAML" % path)

@@ -13,11 +13,12 @@
 =================  ===========  ==============================================
 """
 import os
-import tempfile
 from urllib.parse import quote
 
 from lwr.lwr_client.exceptions import FileActionConfigError, StagingError
-from lwr.lwr_client.util import atomic_copy, unique_path_prefix
+from lwr.lwr_client.transport import get_file, get_transport, post_file
+from lwr.lwr_client.transport.appending import appends, post_file_once_only
+from lwr.lwr_client.util import ReplacingFile, atomic_copy, unique_path_prefix
 
 __all__ = [
     "STAGING_NONE", "STAGING_LOCAL", "STAGING_REMOTE",
@@ -214,12 +215,9 @@ class RemoteTransferAction(BaseAction):
         return cls(action_dict["path"], url=action_dict["url"])
 
     def write_to_path(self, path):
-        from lwr.lwr_client.transport import get_file
         get_file(self.url, path)
 
     def write_from_path(self, path):
-        from lwr.lwr_client.transport import get_transport, post_file
-        from lwr.lwr_client.transport.appending import appends, post_file_once_only
         if appends(self.path):  # Galaxy appends to tool_stdout / tool_stderr: never send twice
             post_file_once_only(get_transport(), self.url, path)
         else:
@@ -256,19 +254,8 @@ class MessageAction(BaseAction):
         return cls(contents)
 
     def write_to_path(self, path):
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".message.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(self.contents.encode("utf-8"))
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with ReplacingFile(path, prefix=".message.", make_parents=True) as handle:
+            handle.write(self.contents.encode("utf-8"))
 
 
 ACTION_CLASSES = {cls.action_type: cls for cls in (

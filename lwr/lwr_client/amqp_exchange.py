@@ -46,6 +46,7 @@ __all__ = [
     "check_name",
     "parse_amqp_options",
     "PublishFailed",
+    "mask_password",
 ]
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class LwrExchange:
                  reconnect_start: float = DEFAULT_RECONNECT_START, reconnect_max: float = DEFAULT_RECONNECT_MAX,
                  prefetch_count: int = 4, exchange_name: str = DEFAULT_EXCHANGE_NAME,
                  amqp_key_prefix: Optional[str] = None):
-        import kombu
+        import kombu  # here: the client package works without kombu until a queue is used
 
         self._kombu = kombu
         self.url = url
@@ -190,7 +191,7 @@ class LwrExchange:
                     break
                 failures += 1
                 log.warning("consumer of %s: message queue %s unavailable (%s: %s); attempt %d failed, "
-                            "retrying in %.1fs", queue_label, _mask(self.url), type(exc).__name__, exc,
+                            "retrying in %.1fs", queue_label, mask_password(self.url), type(exc).__name__, exc,
                             failures, delay)
                 _sleep_while(check, delay)
                 delay = min(delay * 2, self.reconnect_max)
@@ -305,7 +306,10 @@ def _release(connection):
         log.debug("closing a message queue connection failed", exc_info=True)
 
 
-def _mask(url: str) -> str:
-    """The broker URL without its password."""
-    import re
+def mask_password(url: str) -> str:
+    """The broker URL without its password (for logs).
+
+    >>> mask_password("amqp://guest:secret@localhost:5672//")
+    'amqp://guest:***@localhost:5672//'
+    """
     return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url or "")

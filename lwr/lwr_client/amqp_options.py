@@ -1,6 +1,8 @@
 """``amqp_*`` options (ini strings or Galaxy's typed values) -> typed :class:`LwrExchange` arguments."""
 import ssl
 
+from lwr.lwr_client.util import asbool
+
 __all__ = ["parse_amqp_options", "asbool", "DEFAULT_TIMEOUT", "DEFAULT_HEARTBEAT", "DEFAULT_CONFIRM_TIMEOUT",
            "DEFAULT_RECONNECT_MAX"]
 
@@ -78,24 +80,6 @@ def parse_amqp_options(conf: dict) -> dict:
                                  "amqp_reconnect_max"),
     }
     return options
-
-
-def asbool(value, default=False) -> bool:
-    """An ini boolean ("true", "False", "1", "no", ...); the client package has no server imports.
-
-    >>> asbool("False"), asbool("yes"), asbool(None, True)
-    (False, True, True)
-    """
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1", "y", "t"):
-        return True
-    if text in ("false", "no", "off", "0", "n", "f", "", "none"):
-        return False
-    raise ValueError("not a boolean: %r" % (value,))
 
 
 def _publish_value(name, value):

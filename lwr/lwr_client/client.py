@@ -9,6 +9,7 @@ from lwr.lwr_client import setup_handler
 from lwr.lwr_client.destination import submit_params
 from lwr.lwr_client.exceptions import OutputNotFoundException, StagingError, TransportError
 from lwr.lwr_client.job_directory import RemoteJobDirectory
+from lwr.lwr_client.path_type import OUTPUT_PATH_TYPES
 from lwr.lwr_client.util import TransferEventManager, atomic_copy
 
 __all__ = ["BaseJobClient", "JobClient", "InputCachingJobClient", "ClientCacher", "DEFAULT_TRANSFER_THREADS"]
@@ -16,7 +17,6 @@ __all__ = ["BaseJobClient", "JobClient", "InputCachingJobClient", "ClientCacher"
 log = logging.getLogger(__name__)
 
 DEFAULT_TRANSFER_THREADS = 2
-_OUTPUT_TYPES = ("output", "output_workdir", "output_metadata", "output_jobdir")
 
 
 class BaseJobClient:
@@ -141,8 +141,8 @@ class JobClient(BaseJobClient):
     def fetch_output(self, path, name=None, working_directory=None, action_type="transfer",
                      output_type="output"):
         """Bring the job's ``output_type`` file ``name`` back to ``path`` (transfer or copy)."""
-        if output_type not in _OUTPUT_TYPES:
-            raise ValueError("unknown output_type %r; expected one of %s" % (output_type, ", ".join(_OUTPUT_TYPES)))
+        if output_type not in OUTPUT_PATH_TYPES:
+            raise ValueError("unknown output_type %r; expected one of %s" % (output_type, ", ".join(OUTPUT_PATH_TYPES)))
         if not name:
             name = os.path.basename(path)
         if action_type == "transfer":

@@ -2,38 +2,16 @@
 import io
 import os
 import sys
-from string import Template
 from urllib.parse import quote, urlencode
 
+from lwr.lwr_client.route_table import ROUTES, fill_path
 from lwr.lwr_client.transport.base import AtomicDownload, http_error
 
 __all__ = ["LwrInterface", "HttpLwrInterface", "LocalLwrInterface", "COMMANDS"]
 
-#: command -> (path template, HTTP method; None = GET).
-COMMANDS = {
-    "setup": ("jobs", "POST"),
-    "submit": ("jobs/${job_id}/submit", "POST"),
-    "status": ("jobs/${job_id}/status", None),
-    "cancel": ("jobs/${job_id}/cancel", "PUT"),
-    "clean": ("jobs/${job_id}", "DELETE"),
-    "upload_file": ("jobs/${job_id}/files", "POST"),
-    "download_output": ("jobs/${job_id}/files", None),
-    "path": ("jobs/${job_id}/files/path", None),
-    "file_available": ("cache/status", None),
-    "cache_required": ("cache", "PUT"),
-    "cache_insert": ("cache", "POST"),
-    "object_store_exists": ("objects/${object_id}/exists", None),
-    "object_store_file_ready": ("objects/${object_id}/file_ready", None),
-    "object_store_update_from_file": ("objects/${object_id}", "PUT"),
-    "object_store_create": ("objects/${object_id}", "POST"),
-    "object_store_empty": ("objects/${object_id}/empty", None),
-    "object_store_size": ("objects/${object_id}/size", None),
-    "object_store_delete": ("objects/${object_id}", "DELETE"),
-    "object_store_get_data": ("objects/${object_id}", None),
-    "object_store_get_filename": ("objects/${object_id}/filename", None),
-    "object_store_get_store_usage_percent": ("object_store_usage_percent", None),
-    "healthz": ("healthz", None),
-}
+#: command -> (path template without the leading "/", HTTP method; None = GET), from the
+#: declared route table the server serves.
+COMMANDS = {route.name: (route.path[1:], route.method) for route in ROUTES}
 
 
 #: Longer URLs send their parameters as a form body (LWR servers since 0.2.0.post1 accept it).
@@ -57,7 +35,7 @@ def _query(args, private_token=None):
 def _path(command, args):
     template, method = _command(command)
     values = {key: quote(str(value), safe="") for key, value in (args or {}).items() if value is not None}
-    return Template(template).safe_substitute(values), method
+    return fill_path(template, values), method
 
 
 class LwrInterface:

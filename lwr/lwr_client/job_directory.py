@@ -1,27 +1,59 @@
 """The layout of a job directory on the server, computed on the client (no checks, no I/O)."""
 
-__all__ = ["RemoteJobDirectory", "TYPE_DIRECTORIES"]
+from lwr.lwr_client import path_type
+
+__all__ = ["RemoteJobDirectory", "JobDirectoryLayout", "TYPE_DIRECTORIES", "NESTED_TYPES"]
 
 #: file ``type`` -> sub directory of the job directory ("" = the job directory itself).
 TYPE_DIRECTORIES = {
-    "input": "inputs",
-    "unstructured": "unstructured",
-    "config": "configs",
-    "tool": "tool_files",
-    "workdir": "working",
-    "output": "outputs",
-    "output_workdir": "working",
-    "metadata": "metadata",
-    "output_metadata": "metadata",
-    "jobdir": "",
-    "output_jobdir": "",
+    path_type.INPUT: "inputs",
+    path_type.UNSTRUCTURED: "unstructured",
+    path_type.CONFIG: "configs",
+    path_type.TOOL: "tool_files",
+    path_type.WORKDIR: "working",
+    path_type.OUTPUT: "outputs",
+    path_type.OUTPUT_WORKDIR: "working",
+    path_type.METADATA: "metadata",
+    path_type.OUTPUT_METADATA: "metadata",
+    path_type.JOBDIR: "",
+    path_type.OUTPUT_JOBDIR: "",
 }
 #: Types whose names may contain sub directories (the others are flattened to a basename).
 NESTED_TYPES = ("input", "unstructured", "tool", "output", "output_workdir", "metadata", "output_metadata",
                 "jobdir", "output_jobdir")
 
 
-class RemoteJobDirectory:
+class JobDirectoryLayout:
+    """The named sub directories of a job directory, shared by the server's ``JobDirectory``
+    and the client's :class:`RemoteJobDirectory`; a subclass says how to join
+    (:meth:`sub_directory`)."""
+
+    def sub_directory(self, name: str) -> str:
+        raise NotImplementedError
+
+    def working_directory(self) -> str:
+        return self.sub_directory(TYPE_DIRECTORIES[path_type.WORKDIR])
+
+    def inputs_directory(self) -> str:
+        return self.sub_directory(TYPE_DIRECTORIES[path_type.INPUT])
+
+    def outputs_directory(self) -> str:
+        return self.sub_directory(TYPE_DIRECTORIES[path_type.OUTPUT])
+
+    def configs_directory(self) -> str:
+        return self.sub_directory(TYPE_DIRECTORIES[path_type.CONFIG])
+
+    def tool_files_directory(self) -> str:
+        return self.sub_directory(TYPE_DIRECTORIES[path_type.TOOL])
+
+    def unstructured_files_directory(self) -> str:
+        return self.sub_directory(TYPE_DIRECTORIES[path_type.UNSTRUCTURED])
+
+    def metadata_directory(self) -> str:
+        return self.sub_directory(TYPE_DIRECTORIES[path_type.METADATA])
+
+
+class RemoteJobDirectory(JobDirectoryLayout):
     """``<remote_staging_directory><sep><remote_id>`` and its sub directories, in the server's separator.
 
     >>> d = RemoteJobDirectory("/staging", "12", "/")
@@ -62,34 +94,13 @@ class RemoteJobDirectory:
                 out = out.rstrip(sep) + sep + part
         return out
 
-    def _sub_dir(self, name):
+    def sub_directory(self, name: str) -> str:
         return self._join(self._path, name)
-
-    def working_directory(self):
-        return self._sub_dir("working")
-
-    def inputs_directory(self):
-        return self._sub_dir("inputs")
-
-    def outputs_directory(self):
-        return self._sub_dir("outputs")
-
-    def configs_directory(self):
-        return self._sub_dir("configs")
-
-    def tool_files_directory(self):
-        return self._sub_dir("tool_files")
-
-    def unstructured_files_directory(self):
-        return self._sub_dir("unstructured")
-
-    def metadata_directory(self):
-        return self._sub_dir("metadata")
 
     def calculate_path(self, remote_name: str, input_type: str) -> str:
         """Where a file named ``remote_name`` (POSIX relative) of ``input_type`` lands."""
         try:
-            directory = self._sub_dir(TYPE_DIRECTORIES[input_type])
+            directory = self.sub_directory(TYPE_DIRECTORIES[input_type])
         except KeyError:
             raise ValueError("unknown file type %r" % (input_type,))
         if input_type in NESTED_TYPES:

@@ -18,7 +18,7 @@ def build_client_manager(**kwargs):
     if "job_manager" in kwargs:
         return ClientManager(**kwargs)
     if kwargs.get("url"):
-        try:
+        try:  # here: a vendored copy of the client may leave the message-queue modules out
             from lwr.lwr_client.amqp_manager import MessageQueueClientManager
         except ImportError as exc:
             raise ImportError("a message-queue client manager (url=%s) needs "
@@ -47,7 +47,8 @@ class ClientManager:
     """Makes a :class:`JobClient` (or :class:`InputCachingJobClient`) per job.
 
     ``job_manager`` (+ ``file_cache``, ``object_store``) selects the in-process
-    interface; otherwise HTTP with ``transport`` (``urllib``/``curl``/None).
+    interface; otherwise HTTP with ``transport`` (``urllib``/``curl``/None) and ``progress``, a
+    factory told about every file transferred (see :mod:`lwr.lwr_client.progress`).
     """
 
     def __init__(self, **kwds):
@@ -59,7 +60,7 @@ class ClientManager:
             self.interface_factory = lambda destination: LocalLwrInterface(destination, job_manager, file_cache,
                                                                            object_store)
         else:
-            transport = get_transport(kwds.get("transport"), environ)
+            transport = get_transport(kwds.get("transport"), environ, progress=kwds.get("progress"))
             self.interface_factory = lambda destination: HttpLwrInterface(destination, transport)
         self.transfer_threads = _transfer_threads(kwds.get("transfer_threads"), environ)
         self.cache = _cache_enabled(kwds.get("cache"), environ)

@@ -1,10 +1,11 @@
-"""Small helpers of the client: remote path arithmetic, directory listings, atomic copies."""
+"""Small helpers of the client (and the server): remote path arithmetic, directory listings,
+files written under a temporary name and renamed into place."""
 import hashlib
 import json
 import os
 import posixpath
+import secrets
 import shutil
-import tempfile
 import threading
 from base64 import b64decode, b64encode
 
@@ -14,10 +15,12 @@ __all__ = [
     "unique_path_prefix",
     "copy_to_path",
     "atomic_copy",
+    "ReplacingFile",
     "TransferEventManager",
     "to_base64_json",
     "from_base64_json",
     "in_directory",
+    "asbool",
 ]
 
 COPY_BLOCK = 1024 * 1024
@@ -96,25 +99,102 @@ def unique_path_prefix(path: str) -> str:
     return hashlib.md5(path.encode("utf-8")).hexdigest()
 
 
+_RANDOM_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
+
+
+class ReplacingFile:
+    """A new file written under a temporary name beside ``path`` that replaces ``path`` only
+    when complete, so no reader ever sees half a file and a writer killed mid-way leaves the
+    old contents (or nothing) under ``path``.
+
+    The temporary is ``<prefix><8 random characters><suffix>`` (``prefix`` defaults to
+    ``.<name>.``), created exclusively with permissions ``mode`` (less the umask). The server
+    recognises a stopped server's temporaries by these names (``lwr.managers.base.leftovers``).
+    ``fsync``: flush the data to disk before the rename (state that must survive a crash).
+
+    Use :meth:`commit` or :meth:`discard`, or ``with ReplacingFile(path) as handle:`` (committed
+    on a clean exit, discarded on an exception).
+    """
+
+    def __init__(self, path: str, prefix: str = None, suffix: str = ".part", mode: int = 0o600,
+                 fsync: bool = False, make_parents: bool = False):
+        self.path = os.path.abspath(path)
+        self.fsync = fsync
+        directory, name = os.path.split(self.path)
+        if make_parents:
+            os.makedirs(directory, exist_ok=True)
+        prefix = ".%s." % name[:100] if prefix is None else prefix
+        while True:
+            random_part = "".join(secrets.choice(_RANDOM_CHARACTERS) for _ in range(8))
+            self.tmp_path = os.path.join(directory, prefix + random_part + suffix)
+            try:
+                fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+                break
+            except FileExistsError:
+                continue
+        self.handle = os.fdopen(fd, "wb")
+
+    def write(self, data) -> int:
+        return self.handle.write(data)
+
+    def commit(self) -> None:
+        """Close the temporary and rename it onto ``path``."""
+        try:
+            if self.fsync:
+                self.handle.flush()
+                os.fsync(self.handle.fileno())
+            self.handle.close()
+            os.replace(self.tmp_path, self.path)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Close and remove the temporary; ``path`` is left as it was."""
+        try:
+            self.handle.close()
+        finally:
+            try:
+                os.unlink(self.tmp_path)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.handle
+
+    def __exit__(self, exc_type, exc, traceback):
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+        return False
+
+
 def atomic_copy(source: str, destination: str) -> None:
     """Copy ``source`` to ``destination`` through a temporary beside it; create parent directories."""
-    directory = os.path.dirname(os.path.abspath(destination))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(destination)[:100],
-                               suffix=".part")
-    try:
-        with open(source, "rb") as src, os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst, COPY_BLOCK)
-        os.replace(tmp, destination)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with open(source, "rb") as src, ReplacingFile(destination, make_parents=True) as dst:
+        shutil.copyfileobj(src, dst, COPY_BLOCK)
 
 
 copy_to_path = atomic_copy
+
+
+def asbool(value, default=False) -> bool:
+    """An ini boolean ("true", "False", "1", "no", ...); ``None`` gives ``default``.
+
+    >>> asbool("False"), asbool("yes"), asbool(None, True)
+    (False, True, True)
+    """
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1", "y", "t"):
+        return True
+    if text in ("false", "no", "off", "0", "n", "f", "", "none"):
+        return False
+    raise ValueError("not a boolean: %r" % (value,))
 
 
 def to_base64_json(data) -> str:

@@ -15,7 +15,7 @@ import pwd
 import re
 import threading
 
-import lwr
+from lwr import resources
 from lwr.managers.base.external import ManagerError
 from lwr.managers.queued_drmaa import DrmaaQueueManager
 from lwr.managers.util.sudo import SudoError, sudo
@@ -25,7 +25,7 @@ __all__ = ["ExternalDrmaaQueueManager", "LWR_ROOT"]
 
 log = logging.getLogger(__name__)
 
-LWR_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(lwr.__file__)))
+LWR_ROOT = resources.lwr_root()  # the checkout, or lwr/_data of an installed package
 DEFAULT_SCRIPTS = {
     "chown_working_directory_script": "scripts/chown_working_directory.bash",
     "drmaa_launch_script": "scripts/drmaa_launch.bash",

@@ -5,7 +5,12 @@
 delivery protocol.
 """
 import logging
+import time
 
+from lwr.lwr_client.amqp_exchange import mask_password, parse_amqp_options
+from lwr.messaging.bind_amqp import bind_manager_to_queue
+from lwr.messaging.publisher import DEFAULT_REPUBLISH_TIME
+from lwr.messaging.routes import parse_exchanges, route_of_body
 from lwr.util import asbool
 
 __all__ = ["bind_app", "AppBinding"]
@@ -21,7 +26,6 @@ class AppBinding:
 
     def wait_published(self, timeout: float = 30.0) -> bool:
         """Wait until every queued status was confirmed by the broker; False on timeout."""
-        import time
         deadline = time.monotonic() + timeout
         while any(b.outbox is not None and len(b.outbox) for b in self.bindings):
             if time.monotonic() > deadline:
@@ -32,8 +36,6 @@ class AppBinding:
     def remember_route(self, manager_name: str, job_id: str, body: dict) -> None:
         """For a job submitted without a queue (``lwr_submit``): its statuses go to the exchange the body
         names as ``amqp_exchange`` if this LWR serves it, else to the first one."""
-        from lwr.messaging.routes import route_of_body
-
         for binding in self.bindings:
             if binding.manager.name == manager_name:
                 binding.remember_route(job_id, route_of_body(body, list(binding.exchanges), binding.primary))
@@ -57,11 +59,6 @@ def bind_app(app, queue_url: str, conf: dict) -> AppBinding:
     seconds until they do.  Never blocks on the broker: consumers and the
     publisher connect (and reconnect) in threads.
     """
-    from lwr.lwr_client.amqp_exchange import _mask, parse_amqp_options
-    from lwr.messaging.bind_amqp import bind_manager_to_queue
-    from lwr.messaging.publisher import DEFAULT_REPUBLISH_TIME
-    from lwr.messaging.routes import parse_exchanges
-
     conf = conf or {}
     consume = _flag(conf, "message_queue_consume", True)
     publish = _flag(conf, "message_queue_publish", True)
@@ -72,7 +69,7 @@ def bind_app(app, queue_url: str, conf: dict) -> AppBinding:
     bindings = []
     for manager in app.managers.values():
         log.info("binding manager %s to message queue %s on exchange(s) %s (consume=%s, publish=%s, "
-                 "acknowledge=%s)", manager.name, _mask(queue_url), ", ".join(r["exchange_name"] for r in routes),
+                 "acknowledge=%s)", manager.name, mask_password(queue_url), ", ".join(r["exchange_name"] for r in routes),
                  consume, publish, acknowledge)
         bindings.append(bind_manager_to_queue(manager, app.persistence_directory, queue_url, options,
                                               consume=consume, publish=publish, routes=routes,

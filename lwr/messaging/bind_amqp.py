@@ -29,6 +29,7 @@ from typing import Optional
 
 from lwr.lwr_client.amqp_acks import InvalidAckRequest, ack_request, ack_response_uuid, answer_ack
 from lwr.lwr_client.amqp_exchange import LwrExchange
+from lwr.manager_endpoint_util import full_status
 from lwr.managers import status as job_status
 from lwr.messaging.acks import SeenUuids
 from lwr.messaging.handlers import (
@@ -41,7 +42,7 @@ from lwr.messaging.handlers import (
 )
 from lwr.messaging.outbox import TERMINAL_STATUSES, StatusOutbox
 from lwr.messaging.publisher import DEFAULT_REPUBLISH_TIME, StatusPublisher
-from lwr.messaging.routes import RouteBook
+from lwr.messaging.routes import RouteBook, parse_exchanges
 
 __all__ = ["ManagerBinding", "bind_manager_to_queue", "PUBLISHED_STATUSES"]
 
@@ -207,8 +208,6 @@ class ManagerBinding:
         """The manager's state change callback: queue the status durably (publishing happens later)."""
         if new_status not in PUBLISHED_STATUSES:
             return
-        from lwr.manager_endpoint_util import full_status
-
         payload = full_status(self.manager, new_status, job_id)
         still_pending = None
         if new_status in TERMINAL_STATUSES:
@@ -253,8 +252,6 @@ def bind_manager_to_queue(manager, persistence_directory: str, url: str, options
     ``options`` from :func:`parse_amqp_options`; ``routes`` from
     :func:`lwr.messaging.routes.parse_exchanges` (default: exchanges ``pulsar`` and ``lwr``).
     """
-    from lwr.messaging.routes import parse_exchanges
-
     exchanges = {}
     for route in routes or parse_exchanges({}, [manager.name]):
         exchanges[route["exchange_name"]] = LwrExchange(url, manager.name, **dict(options, **route))

@@ -27,6 +27,8 @@ import time
 import uuid
 from typing import Callable, List, Optional
 
+from lwr.lwr_client.util import ReplacingFile
+
 __all__ = ["StatusOutbox", "OutboxEntry", "TERMINAL_STATUSES"]
 
 log = logging.getLogger(__name__)
@@ -123,12 +125,8 @@ class StatusOutbox:
 
     def _store(self, entry: OutboxEntry) -> None:
         """Write ``entry`` atomically (temporary name, fsync, rename over the old version)."""
-        tmp = os.path.join(self.directory, ".%s.tmp" % os.path.basename(entry.path))
-        with open(tmp, "wb") as handle:
+        with ReplacingFile(entry.path, suffix=".tmp", mode=0o666, fsync=True) as handle:
             handle.write(json.dumps(entry.record()).encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, entry.path)
         _fsync_directory(self.directory)
 
     # -- acknowledgements ----------------------------------------------------------------------

@@ -18,6 +18,7 @@ import os
 from typing import List, Optional
 
 from lwr.lwr_client.amqp_exchange import check_name, queue_name
+from lwr.lwr_client.util import ReplacingFile
 from lwr.paths import check_job_id
 
 __all__ = ["DEFAULT_EXCHANGES", "parse_exchanges", "RouteBook"]
@@ -78,12 +79,8 @@ class RouteBook:
         if exchange_name == self.default:
             _unlink_quietly(path)
             return
-        tmp = os.path.join(self.directory, ".%s.tmp" % job_id)
-        with open(tmp, "w") as handle:
-            handle.write(exchange_name)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        with ReplacingFile(path, suffix=".tmp", mode=0o666, fsync=True) as handle:
+            handle.write(exchange_name.encode("utf-8"))
 
     def lookup(self, job_id) -> str:
         try:

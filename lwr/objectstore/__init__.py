@@ -47,6 +47,8 @@ class Dataset:
 def build_object_store_from_config(config_file, file_path=None, job_working_directory=None,
                                    new_file_path=None, umask=None, allowed_source_roots=()):
     """The store described by ``config_file`` (Galaxy XML or YAML object store configuration)."""
+    # here: only a server with an object store loads the stores and their config parsers (YAML,
+    # XML); and lwr.objectstore.nested imports this package's Dataset and errors
     from lwr.objectstore.config import load_config
     from lwr.objectstore.nested import build_store
 

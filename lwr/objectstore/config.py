@@ -21,7 +21,7 @@ def load_config(path):
         raise ObjectStoreConfigError("object_store_config_file %s does not exist" % path)
     try:
         if path.endswith((".yml", ".yaml")):
-            import yaml
+            import yaml  # here: PyYAML is loaded only for a YAML configuration
             with open(path) as handle:
                 raw = yaml.safe_load(handle)
             config = _from_yaml(raw, path)

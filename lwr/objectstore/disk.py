@@ -8,9 +8,9 @@ directory. Every path is checked to stay inside its base directory, symlinks inc
 """
 import os
 import shutil
-import tempfile
 
 from lwr import paths
+from lwr.lwr_client.util import COPY_BLOCK, ReplacingFile
 from lwr.objectstore import InvalidObjectRequest, ObjectNotFound
 
 __all__ = ["DiskObjectStore", "directory_hash_id"]
@@ -145,16 +145,10 @@ class DiskObjectStore:
         target = self.construct_path(obj, **kwds)
         if os.path.realpath(source) == os.path.realpath(target):
             return
-        handle, partial = tempfile.mkstemp(prefix=".update-", dir=os.path.dirname(target))
-        os.close(handle)
-        try:
-            shutil.copyfile(source, partial)
-            self._fix_file_mode(partial)
-            os.replace(partial, target)
-        except BaseException:
-            if os.path.exists(partial):
-                os.unlink(partial)
-            raise
+        copy = ReplacingFile(target, prefix=".update-", suffix="")
+        with open(source, "rb") as original, copy as handle:
+            shutil.copyfileobj(original, handle, COPY_BLOCK)
+            self._fix_file_mode(copy.tmp_path)
 
     def _source(self, file_name):
         """``file_name`` is a path on this server; only files inside LWR's own directories may be read."""

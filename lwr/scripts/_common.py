@@ -2,6 +2,7 @@
 import argparse
 import configparser
 import os
+import sys
 from typing import Optional
 
 __all__ = ["ScriptError", "argument_parser", "read_app_option", "DEFAULT_INI", "DEFAULT_STAGING"]
@@ -32,7 +33,6 @@ def read_app_option(ini_path: str, option: str, default: Optional[str] = None, a
 
 def run_main(main) -> int:
     """Run ``main()`` turning ScriptError into a one-line message and exit status 1."""
-    import sys
     try:
         return main() or 0
     except ScriptError as exc:

@@ -12,10 +12,11 @@ import logging.config
 import os
 from typing import Optional
 
-__all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "LWR_ROOT", "DEFAULT_INI_PATH",
-           "DEFAULT_APP", "ConfigError"]
+from lwr.core import LwrApp
 
-LWR_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+__all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "DEFAULT_INI_PATH",
+           "DEFAULT_APP", "ConfigError", "default_root"]
+
 DEFAULT_INI_PATH = "server.ini"
 DEFAULT_APP = "main"
 DEFAULT_MANAGER = "_default_"
@@ -25,13 +26,19 @@ class ConfigError(Exception):
     """The ini file or app section cannot be used."""
 
 
+def default_root(ini_path: str) -> str:
+    """Where the process runs without ``--root``: the directory of an absolute ``--ini_path``,
+    else the current directory (never the installed package's directory)."""
+    return os.path.dirname(ini_path) if os.path.isabs(ini_path) else os.getcwd()
+
+
 class LwrConfigBuilder:
     """Where the app's configuration comes from: ``--root``, ``--ini_path`` (relative to root), ``--app``."""
 
     def __init__(self, args=None, ini_path: Optional[str] = None, app: Optional[str] = None,
                  root: Optional[str] = None, **kwds):
-        root = root or getattr(args, "root", None) or LWR_ROOT
         ini_path = ini_path or getattr(args, "ini_path", None) or DEFAULT_INI_PATH
+        root = root or getattr(args, "root", None) or default_root(ini_path)
         self.root = os.path.abspath(root)
         self.ini_path = ini_path if os.path.isabs(ini_path) else os.path.join(self.root, ini_path)
         self.app_name = app or getattr(args, "app", None) or DEFAULT_APP
@@ -39,7 +46,8 @@ class LwrConfigBuilder:
     @classmethod
     def populate_options(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--root", default=None,
-                            help="LWR root directory; the process runs there (default %s)" % LWR_ROOT)
+                            help="LWR root directory; the process runs there (default: the directory of an "
+                                 "absolute --ini_path, else the current directory)")
         parser.add_argument("--ini_path", default=None,
                             help="Paste ini file, relative to --root (default %s)" % DEFAULT_INI_PATH)
         parser.add_argument("--app", default=None, help="app section [app:APP] to load (default %s)" % DEFAULT_APP)
@@ -100,8 +108,6 @@ def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **o
     With ``config_env`` true, ``LWR_CONFIG_<OPTION>`` environment variables
     override ini options too (before ``overrides``).
     """
-    from lwr.core import LwrApp
-
     conf = config_builder.load()
     if config_env:
         for key, value in os.environ.items():

@@ -5,6 +5,7 @@ An id the DRM no longer knows (already finished) is reported and is not an error
 """
 import sys
 
+from lwr.managers.util.drmaa import DrmaaSession, DrmaaUnavailable
 from lwr.scripts._common import ScriptError, argument_parser, run_main
 
 __all__ = ["main"]
@@ -16,7 +17,6 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     def run():
-        from lwr.managers.util.drmaa import DrmaaSession, DrmaaUnavailable
         try:
             with DrmaaSession() as session:
                 if not session.kill(args.external_id):

@@ -5,6 +5,7 @@ Run as the submitting user by the queued_external_drmaa manager (sudo -u USER).
 import json
 import sys
 
+from lwr.managers.util.drmaa import DrmaaSession, DrmaaUnavailable
 from lwr.scripts._common import ScriptError, argument_parser, run_main
 
 __all__ = ["main"]
@@ -24,7 +25,6 @@ def main(argv=None) -> int:
             raise ScriptError("cannot read job attributes %s: %s" % (args.job_attributes, exc)) from None
         if not isinstance(attributes, dict):
             raise ScriptError("%s must hold a JSON object" % args.job_attributes)
-        from lwr.managers.util.drmaa import DrmaaSession, DrmaaUnavailable
         try:
             with DrmaaSession() as session:
                 external_id = session.run_job(**attributes)

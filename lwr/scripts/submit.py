@@ -5,6 +5,9 @@ The job description is the message-queue ``setup`` body (spec §6.7), read from
 so when ``message_queue_url`` is set the job's statuses are still published;
 the script waits until the job is done and those statuses are confirmed.
 Exit status: 0 when the job completed, 1 otherwise.
+
+Files the job's ``remote_transfer`` actions fetch from Galaxy, and outputs sent back, are
+shown on standard error with their rate and ETA when it is a terminal, or with ``--progress``.
 """
 import argparse
 import base64
@@ -14,6 +17,9 @@ import logging
 import sys
 import time
 
+from lwr.lwr_client.progress import display_for, set_default_progress
+from lwr.manager_endpoint_util import submit_job
+from lwr.managers import status
 from lwr.scripts.config import ConfigError, LwrManagerConfigBuilder, load_lwr_app
 
 __all__ = ["main", "read_job_config"]
@@ -32,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--base64", help="the job description as base64-encoded JSON")
     parser.add_argument("--poll_interval", type=float, default=DEFAULT_POLL_INTERVAL,
                         help="seconds between status checks (default %(default)s)")
+    parser.add_argument("--progress", action="store_true",
+                        help="show file transfers (rate, ETA) on standard error even when it is not a "
+                             "terminal (on a terminal they are always shown)")
     return parser
 
 
@@ -61,16 +70,19 @@ def main(argv=None) -> int:
     except (ConfigError, ValueError) as exc:
         print("lwr-submit: error: %s" % exc, file=sys.stderr)
         return 1
+    # The manager's staging threads transfer in this process: the display sees every file.
+    display = display_for(sys.stderr, force=args.progress)
+    set_default_progress(display)
     try:
-        return _run(app, builder.manager, job_config, args.poll_interval)
+        return _run(app, builder.manager, job_config, args.poll_interval, display)
     finally:
+        set_default_progress(None)
+        if display is not None:
+            display.close()
         app.shutdown()
 
 
-def _run(app, manager_name, job_config, poll_interval) -> int:
-    from lwr.manager_endpoint_util import submit_job
-    from lwr.managers import status
-
+def _run(app, manager_name, job_config, poll_interval, display=None) -> int:
     manager = app.managers.get(manager_name)
     if manager is None:
         print("lwr-submit: error: no manager %r (have %s)" % (manager_name, ", ".join(sorted(app.managers))),
@@ -90,6 +102,8 @@ def _run(app, manager_name, job_config, poll_interval) -> int:
     if binding is not None and hasattr(binding, "wait_published") and not binding.wait_published():
         log.warning("job %s: its final status is not yet confirmed by the broker; it stays in the outbox "
                     "and is sent by the next LWR started with this persistence_directory", job_id)
+    if display is not None:
+        display.clear()
     print("job %s: %s" % (job_id, state))
     return 0 if state == status.COMPLETE else 1
 

@@ -23,6 +23,8 @@ import shlex
 from typing import Iterable, List, Optional, Sequence
 from urllib.parse import urlsplit
 
+from lwr.tools.deps import RESOLVED_TYPES, DependenciesDescription
+
 __all__ = ["AuthorizationError", "RestrictionError", "RestrictionPolicy", "restricted_env", "check_dependencies",
            "check_submit_params", "check_setup_params", "check_remote_staging", "GALAXY_DIRECTORY_VALUES",
            "POLICY_OPTIONS"]
@@ -143,8 +145,6 @@ def _tool_env_value(name, value, job_directory, tool, staged) -> str:
 # -- the other parts of a submission ---------------------------------------------------------------
 def check_dependencies(description, tool) -> None:
     """Every requirement (and installed dependency) must be one the tool's XML declares."""
-    from lwr.tools.deps import RESOLVED_TYPES, DependenciesDescription
-
     parsed = DependenciesDescription.from_dict(description)
     for requirement in parsed.requirements:
         if requirement.type in RESOLVED_TYPES and \

@@ -1,7 +1,7 @@
-"""Small helpers shared by the server: atomic file writes and streaming copies."""
+"""Small helpers shared by the server: atomic file writes, streaming copies."""
 import json
-import os
-import threading
+
+from lwr.lwr_client.util import ReplacingFile, asbool
 
 __all__ = ["atomic_write", "atomic_write_json", "read_json", "copy_stream", "CHUNK_SIZE", "asbool",
            "loads_bounded", "JsonTooDeep", "MAX_JSON_DEPTH"]
@@ -18,19 +18,8 @@ def atomic_write(path: str, data, mode: int = 0o644) -> None:
     """
     if isinstance(data, str):
         data = data.encode("utf-8")
-    directory, name = os.path.split(path)
-    # Unique per process and thread, so concurrent writers never share a temporary file.
-    tmp = os.path.join(directory, ".%s.%d.%d.tmp" % (name, os.getpid(), threading.get_ident()))
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
+    with ReplacingFile(path, mode=mode) as handle:
+        handle.write(data)
 
 
 def atomic_write_json(path: str, value) -> None:
@@ -96,24 +85,3 @@ def copy_stream(source, destination, length=None) -> int:
         destination.write(chunk)
         copied += len(chunk)
     return copied
-
-
-def asbool(value, default=False) -> bool:
-    """Parse an ini-style boolean ("true", "False", "1", "no"...); ``None`` gives ``default``."""
-    if value is None:
-        return default
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "yes", "on", "1", "y", "t"):
-        return True
-    if text in ("false", "no", "off", "0", "n", "f", "", "none"):
-        return False
-    raise ValueError("not a boolean: %r" % value)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -1,10 +1,10 @@
 """Streaming request bodies to disk and files back to clients, never whole files in memory."""
 import os
-import tempfile
 
 from webob import Response
 
 from lwr import paths
+from lwr.lwr_client.util import ReplacingFile
 from lwr.util import CHUNK_SIZE, copy_stream
 from lwr.web.framework import HttpError
 
@@ -44,22 +44,11 @@ def write_body_to_path(environ, path) -> int:
     stream, length = request_body(environ)
     if os.path.isdir(path):
         raise HttpError(409, "%r is a directory" % os.path.basename(path))
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".upload-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            try:
-                size = copy_stream(stream, handle, length)
-            except EOFError as exc:
-                raise BodyIncomplete("upload of %r incomplete: %s" % (os.path.basename(path), exc))
-        os.replace(tmp, path)
-    except BaseException:
+    with ReplacingFile(path, prefix=".upload-") as handle:
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return size
+            return copy_stream(stream, handle, length)
+        except EOFError as exc:
+            raise BodyIncomplete("upload of %r incomplete: %s" % (os.path.basename(path), exc))
 
 
 class _FileIterable:

@@ -8,18 +8,16 @@ import re
 
 from webob import Request, Response
 
-from lwr.paths import InvalidPath
+from lwr.lwr_client.route_table import MANAGER_PREFIX
 from lwr.web.query import SECRET_NAMES, QueryError, query_dict
 
-__all__ = ["RoutingApp", "route", "HttpError", "json_error", "redact_paths", "ROUTES"]
+__all__ = ["RoutingApp", "bind_routes", "HttpError", "json_error", "redact_paths"]
 
 log = logging.getLogger(__name__)
 
-#: Every function decorated with :func:`route`, in declaration order.
-ROUTES = []
-
-#: Argument names filled by the framework, never from the query string.
-APP_ARGUMENTS = ("manager", "file_cache", "object_store", "body", "ip", "environ", "app")
+#: Argument names filled by the framework, never from the query string: ``environ`` is the
+#: WSGI environ (a route taking it may read the request body itself), ``ip`` the client's address.
+APP_ARGUMENTS = ("manager", "file_cache", "object_store", "ip", "environ", "app")
 
 
 class HttpError(Exception):
@@ -36,16 +34,21 @@ def json_error(status: int, message: str) -> Response:
     return Response(body=body, status=status, content_type="application/json", charset=None)
 
 
-def route(method=None, path=None, response_type="OK"):
-    """Register a function as a route: ``method`` None accepts any method; ``path`` defaults to /<name>."""
+def bind_routes(table, modules):
+    """``[(route, handler)]``: each declared route with the function of its name defined in one
+    of ``modules`` (``table``: :data:`lwr.lwr_client.route_table.ROUTES`).
 
-    def decorate(func):
-        func.lwr_route = {"method": method, "path": path or "/" + func.__name__,
-                          "response_type": response_type}
-        ROUTES.append(func)
-        return func
-
-    return decorate
+    A declared route without a handler, or with two, is refused here, when the app is built.
+    """
+    bound = []
+    for declared in table:
+        handlers = [getattr(module, declared.name) for module in modules
+                    if getattr(getattr(module, declared.name, None), "__module__", None) == module.__name__]
+        if len(handlers) != 1:
+            raise LookupError("route %r has %d handlers in %s" % (
+                declared.name, len(handlers), ", ".join(module.__name__ for module in modules)))
+        bound.append((declared, handlers[0]))
+    return bound
 
 
 def _path_regex(template: str):
@@ -60,16 +63,16 @@ class RoutingApp:
     request from the network is a 4xx with a message instead of a 500.
     """
 
-    def __init__(self, app, routes, exception_map=(), manager_prefix=True):
+    def __init__(self, app, bound_routes, exception_map=(), manager_prefix=True):
+        """``bound_routes``: ``[(route, handler)]`` (see :func:`bind_routes`), in match order."""
         self.app = app
         self.exception_map = list(exception_map)
         self.routes = []
-        for func in routes:
-            spec = func.lwr_route
-            self.routes.append((_path_regex(spec["path"]), spec["method"], func, spec["response_type"]))
+        for declared, func in bound_routes:
+            self.routes.append((_path_regex(declared.path), declared.method, func, declared.response))
             if manager_prefix:
-                self.routes.append((_path_regex("/managers/{manager_name}" + spec["path"]),
-                                    spec["method"], func, spec["response_type"]))
+                self.routes.append((_path_regex(MANAGER_PREFIX + declared.path),
+                                    declared.method, func, declared.response))
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -138,8 +141,9 @@ class RoutingApp:
         kwargs = {}
         parameters = inspect.signature(func).parameters
         # Long parameters (a Galaxy command line with many staged paths) may exceed the
-        # request-line limit; a client may then send them as a form body instead.
-        form = None if "body" in parameters else _form(request)
+        # request-line limit; a client may then send them as a form body instead (not to a
+        # route that reads the body itself).
+        form = None if "environ" in parameters else _form(request)
         for name, parameter in parameters.items():
             if name in APP_ARGUMENTS:
                 kwargs[name] = self._app_argument(name, request, path_args)
@@ -169,8 +173,6 @@ class RoutingApp:
             if forwarded:
                 return forwarded.split(",")[-1].strip()
             return request.environ.get("REMOTE_ADDR")
-        if name == "body":
-            return request.environ
         if name == "environ":
             return request.environ
         if name == "app":
@@ -230,5 +232,3 @@ def _query_value(request, name):
         environ["lwr.query"] = cached
     return cached[1].get(name)
 
-
-_ = InvalidPath

@@ -17,6 +17,7 @@ The measured comparison with the Paste-only runner and other servers is in
 ``docs/front_door.rst``.
 """
 import collections
+import datetime
 import logging
 import os
 import resource
@@ -92,8 +93,7 @@ def _option(name, value):
 
 def self_signed_pem(path: str, common_name: str = "localhost") -> str:
     """Write a new RSA-2048 / SHA-256 self-signed key+certificate PEM to ``path``."""
-    import datetime
-
+    # here: cryptography's native code costs every server ~9 MiB; only ssl_pem = * needs it
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa

@@ -1,4 +1,5 @@
-"""The object-store routes of spec §1.3 (``/objects/{object_id}...``).
+"""Handlers for the object-store routes of spec §1.3 (``/objects/{object_id}...``), each named
+after its row in :data:`lwr.lwr_client.route_table.ROUTES`.
 
 Parameters arrive as strings; the booleans (``dir_only``, ``extra_dir_at_root``,
 ``create``) are parsed, so ``False`` means false (0.2.0 treated any non-empty string as
@@ -11,7 +12,7 @@ from webob import Response
 
 from lwr.objectstore import Dataset
 from lwr.util import asbool
-from lwr.web.framework import HttpError, route
+from lwr.web.framework import HttpError
 
 __all__ = ["parse_bool"]
 
@@ -53,37 +54,31 @@ def _apply(object_store, operation, object_id, *location):
     return getattr(_store(object_store), operation)(Dataset(object_id), **_location(*location))
 
 
-@route(None, "/objects/{object_id}/exists", "json")
 def object_store_exists(object_store, object_id, base_dir=None, dir_only=None, extra_dir=None,
                         extra_dir_at_root=None, alt_name=None):
     return _apply(object_store, "exists", object_id, base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name)
 
 
-@route(None, "/objects/{object_id}/file_ready", "json")
 def object_store_file_ready(object_store, object_id, base_dir=None, dir_only=None, extra_dir=None,
                             extra_dir_at_root=None, alt_name=None):
     return _apply(object_store, "file_ready", object_id, base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name)
 
 
-@route("POST", "/objects/{object_id}", "json")
 def object_store_create(object_store, object_id, base_dir=None, dir_only=None, extra_dir=None,
                         extra_dir_at_root=None, alt_name=None):
     _apply(object_store, "create", object_id, base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name)
     return None
 
 
-@route(None, "/objects/{object_id}/empty", "json")
 def object_store_empty(object_store, object_id, base_dir=None, extra_dir=None, extra_dir_at_root=None,
                        alt_name=None):
     return _apply(object_store, "empty", object_id, base_dir, None, extra_dir, extra_dir_at_root, alt_name)
 
 
-@route(None, "/objects/{object_id}/size", "json")
 def object_store_size(object_store, object_id, extra_dir=None, extra_dir_at_root=None, alt_name=None):
     return _apply(object_store, "size", object_id, None, None, extra_dir, extra_dir_at_root, alt_name)
 
 
-@route("DELETE", "/objects/{object_id}", "json")
 def object_store_delete(object_store, object_id, entire_dir=None, base_dir=None, extra_dir=None,
                         extra_dir_at_root=None, alt_name=None):
     # entire_dir and base_dir are accepted but ignored, as in 0.2.0: a remote caller never
@@ -91,7 +86,6 @@ def object_store_delete(object_store, object_id, entire_dir=None, base_dir=None,
     return _apply(object_store, "delete", object_id, None, None, extra_dir, extra_dir_at_root, alt_name)
 
 
-@route("GET", "/objects/{object_id}", "file")
 def object_store_get_data(object_store, object_id, start="0", count="-1", base_dir=None, extra_dir=None,
                           extra_dir_at_root=None, alt_name=None):
     """A JSON string of ``count`` bytes from ``start`` (UTF-8; undecodable bytes become U+FFFD).
@@ -145,13 +139,11 @@ class _ClosingIterable:
         self.handle.close()
 
 
-@route(None, "/objects/{object_id}/filename", "json")
 def object_store_get_filename(object_store, object_id, base_dir=None, dir_only=None, extra_dir=None,
                               extra_dir_at_root=None, alt_name=None):
     return _apply(object_store, "get_filename", object_id, base_dir, dir_only, extra_dir, extra_dir_at_root, alt_name)
 
 
-@route("PUT", "/objects/{object_id}", "json")
 def object_store_update_from_file(object_store, object_id, base_dir=None, extra_dir=None,
                                   extra_dir_at_root=None, alt_name=None, file_name=None, create=None):
     _store(object_store).update_from_file(
@@ -160,6 +152,5 @@ def object_store_update_from_file(object_store, object_id, base_dir=None, extra_
     return None
 
 
-@route(None, "/object_store_usage_percent", "json")
 def object_store_get_store_usage_percent(object_store):
     return _store(object_store).get_store_usage_percent()

@@ -1,15 +1,20 @@
-"""The REST routes of spec §1.3; each is also served under ``/managers/{manager_name}``."""
+"""Handlers for the job and cache routes of spec §1.3, each named after its row in
+:data:`lwr.lwr_client.route_table.ROUTES` (which also serves it under ``/managers/{manager_name}``)."""
 import errno
 import logging
 import os
+import shutil
 
 import lwr
 from lwr import paths
+from lwr.health import health_response
+from lwr.lwr_client.path_type import OUTPUT_PATH_TYPES
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
-from lwr.util import JsonTooDeep, asbool, loads_bounded
-from lwr.web.files import file_response, write_body_to_path
-from lwr.web.framework import HttpError, route
+from lwr.lwr_client.util import ReplacingFile
+from lwr.util import CHUNK_SIZE, JsonTooDeep, asbool, loads_bounded
+from lwr.web.files import file_response, request_body, write_body_to_path
+from lwr.web.framework import HttpError
 
 __all__ = ["build_job_config"]
 
@@ -52,7 +57,6 @@ def build_job_config(job_id, job_directory, system_properties, tool_id=None, too
     return config
 
 
-@route("POST", "/jobs", "json")
 def setup(manager, job_id, tool_id=None, tool_version=None, use_metadata=None,
           preserve_galaxy_python_environment=None):
     """``use_metadata`` (current clients always send true) and ``preserve_galaxy_python_environment``
@@ -75,14 +79,12 @@ def _boolean(name, text):
         raise HttpError(400, "parameter %r must be true or false, not %r" % (name, text))
 
 
-@route("DELETE", "/jobs/{job_id}")
 def clean(manager, job_id):
     """Cleaning a job LWR does not have is done already (Pulsar answers OK too)."""
     if _known_job(manager, job_id):
         manager.clean(job_id)
 
 
-@route("POST", "/jobs/{job_id}/submit")
 def submit(manager, job_id, command_line, params="{}", dependencies_description="null",
            setup_params="{}", remote_staging="{}", env="[]", submit_extras="{}",
            dynamic_file_sources="null", token_endpoint=None, cvmfsexec="null"):
@@ -129,7 +131,6 @@ def _token_endpoint(text):
     return value.get("token_endpoint") if isinstance(value, dict) else value
 
 
-@route(None, "/jobs/{job_id}/status", "json")
 def status(manager, job_id):
     """An unknown job is ``lost`` (as Pulsar answers), not a 404: Galaxy then fails the job
     instead of polling for ever."""
@@ -137,7 +138,6 @@ def status(manager, job_id):
     return status_dict(manager, job_id)
 
 
-@route("PUT", "/jobs/{job_id}/cancel")
 def cancel(manager, job_id):
     """Nothing to cancel for a job LWR does not have: OK, as Pulsar answers.  Galaxy's Pulsar
     runners cancel a failed job after it was cleaned, and treat an error there as fatal."""
@@ -145,15 +145,14 @@ def cancel(manager, job_id):
         manager.kill(job_id)
 
 
-@route("POST", "/jobs/{job_id}/files", "json")
-def upload_file(manager, file_cache, job_id, name, type, body, ip, cache_token=None):
+def upload_file(manager, file_cache, environ, job_id, name, type, cache_token=None):
     job_directory = _job_directory(manager, job_id)
     path = job_directory.calculate_path(name, type)
     try:
         if cache_token:
             _copy_from_cache(file_cache, cache_token, path)
         else:
-            write_body_to_path(body, path)
+            write_body_to_path(environ, path)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             reason = "LWR ran out of disk space while receiving %s file %r" % (type, name)
@@ -164,9 +163,6 @@ def upload_file(manager, file_cache, job_id, name, type, body, ip, cache_token=N
 
 
 def _copy_from_cache(file_cache, cache_token, path):
-    import shutil
-    import tempfile
-
     if file_cache is None:
         raise HttpError(400, "cache_token given but this LWR has no file_cache_dir")
     try:
@@ -175,25 +171,17 @@ def _copy_from_cache(file_cache, cache_token, path):
         raise HttpError(400, "invalid cache_token: %s" % exc)
     if not os.path.exists(source):
         raise HttpError(404, "no cached file for that cache_token")
-    fd, tmp = tempfile.mkstemp(prefix=".cache-", suffix=".part", dir=os.path.dirname(path))
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with open(source, "rb") as cached, ReplacingFile(path, prefix=".cache-") as copy:
+        shutil.copyfileobj(cached, copy, CHUNK_SIZE)
 
 
-@route("GET", "/jobs/{job_id}/files/path", "json")
 def path(manager, job_id, name, type):
     job_directory = _job_directory(manager, job_id)
-    if type in ("output", "output_workdir", "output_metadata", "output_jobdir"):
+    if type in OUTPUT_PATH_TYPES:
         return {"path": job_directory.output_path(name, type)}
     return {"path": job_directory.calculate_path(name, type)}
 
 
-@route("GET", "/jobs/{job_id}/files", "file")
 def download_output(manager, environ, job_id, name, type="output"):
     job_directory = _job_directory(manager, job_id)
     output_path = job_directory.output_path(name, type)
@@ -201,9 +189,9 @@ def download_output(manager, environ, job_id, name, type="output"):
                          root=job_directory.path)
 
 
-@route("GET", "/healthz", "json")
-def healthz():
-    return {"status": "ok", "version": lwr.__version__, "pulsar_version": lwr.PULSAR_VERSION}
+def healthz(app):
+    """200 with each component's state when all work, 503 with the reasons otherwise (lwr.health)."""
+    return health_response(app)
 
 
 # -- experimental file cache (spec §8) -------------------------------------------------------------
@@ -213,21 +201,16 @@ def _cache(file_cache):
     return file_cache
 
 
-@route("GET", "/cache/status", "json")
 def file_available(file_cache, ip, path):
     return _cache(file_cache).file_available(ip, path)
 
 
-@route("PUT", "/cache", "json")
 def cache_required(file_cache, ip, path):
     return _cache(file_cache).cache_required(ip, path)
 
 
-@route("POST", "/cache", "json")
-def cache_insert(file_cache, ip, path, body):
-    from lwr.web.files import request_body
-
-    stream, length = request_body(body)
+def cache_insert(file_cache, environ, ip, path):
+    stream, length = request_body(environ)
     _cache(file_cache).cache_stream(_LimitedReader(stream, length), ip, path)
     return None
 

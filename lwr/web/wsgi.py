@@ -3,25 +3,23 @@ import atexit
 import logging
 
 from lwr.core import LwrApp
+from lwr.lwr_client.route_table import ROUTES
 from lwr.manager_endpoint_util import SubmitRefused
 from lwr.managers.base.directory import JobExists, UnknownFileType
 from lwr.managers.stateful import JobStateConflict, UnknownJob
 from lwr.managers.util.job_script import InvalidEnvironment
-from lwr.paths import InvalidPath
 from lwr.objectstore import InvalidObjectRequest, ObjectNotFound
+from lwr.paths import InvalidPath
+from lwr.tools.authorization import AuthorizationError
+from lwr.tools.deps import InvalidDependencies
 from lwr.web import object_store_routes, routes
 from lwr.web.access_log import AccessLogMiddleware, install_secret_masking
-from lwr.web.framework import ROUTES, RoutingApp
+from lwr.web.framework import RoutingApp, bind_routes
 from lwr.web.http_io import MalformedChunk
 
 __all__ = ["app_factory", "LwrWebApp", "EXCEPTION_STATUS"]
 
 log = logging.getLogger(__name__)
-
-
-def _authorization_error():
-    from lwr.tools.authorization import AuthorizationError
-    return AuthorizationError
 
 
 #: Exceptions from managers and path checks -> HTTP status (the message is the exception text).
@@ -40,16 +38,18 @@ EXCEPTION_STATUS = [
 
 
 def exception_map():
-    from lwr.tools.deps import InvalidDependencies
-    return EXCEPTION_STATUS + [(_authorization_error(), 403), (InvalidDependencies, 400)]
+    return EXCEPTION_STATUS + [(AuthorizationError, 403), (InvalidDependencies, 400)]
+
+
+#: The modules holding a handler, of the same name, for each route of the declared table.
+ROUTE_HANDLERS = (routes, object_store_routes)
 
 
 class LwrWebApp(RoutingApp):
     """Routes bound to an :class:`LwrApp`; unknown attributes are the LwrApp's."""
 
     def __init__(self, lwr_app):
-        assert routes and object_store_routes  # these modules register their routes on import
-        super().__init__(lwr_app, ROUTES, exception_map())
+        super().__init__(lwr_app, bind_routes(ROUTES, ROUTE_HANDLERS), exception_map())
         self.lwr_app = lwr_app
 
     def __getattr__(self, name):

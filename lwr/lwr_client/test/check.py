@@ -5,6 +5,7 @@ Callable from tests: ``run(options)`` with a dict or namespace (in-process
 exactly what differed.  ``main(argv)`` is the command line (exit status 0/1).
 """
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -24,6 +25,7 @@ from lwr.lwr_client import (
     submit_job,
 )
 from lwr.lwr_client.exceptions import TransportError
+from lwr.lwr_client.progress import display_for, format_bytes, parse_size
 
 __all__ = ["run", "main", "CheckFailure", "DEFAULTS", "EXAMPLE_UNICODE_TEXT"]
 
@@ -56,11 +58,16 @@ DEFAULTS = {
     "python": None,
     "timeout": 60.0,
     "transfer_threads": None,
+    "transfer_size": None,
+    "progress": None,
 }
 
 
 class CheckFailure(AssertionError):
     """The job ran but something came back different from what was expected."""
+
+
+LOCAL_SETUP_ACTIONS = ("remote_copy", "remote_transfer")
 
 
 class MockTool:
@@ -77,22 +84,30 @@ def _options(options) -> dict:
         options = vars(options)
     merged = dict(DEFAULTS)
     merged.update({key: value for key, value in options.items() if value is not None or key not in merged})
+    if merged["jobs_directory"] and merged["default_file_action"] not in LOCAL_SETUP_ACTIONS:
+        # With local setup the server never sees a setup call; only actions where the remote
+        # side fetches files itself can stage into a directory it has not created.
+        raise CheckFailure("--jobs_directory needs --default_file_action %s (got %s)"
+                           % (" or ".join(LOCAL_SETUP_ACTIONS), merged["default_file_action"] or "transfer"))
     return merged
 
 
 class _Say:
-    def __init__(self, quiet):
+    def __init__(self, quiet, display=None):
         self.quiet = quiet
+        self.display = display
 
     def __call__(self, message):
         if not self.quiet:
+            if hasattr(self.display, "clear"):  # the progress line goes before a message is printed
+                self.display.clear()
             print(message, flush=True)
 
 
 def run(options) -> None:
     """Run the whole sequence once; raise :class:`CheckFailure` (or the client's error) on any problem."""
     options = _options(options)
-    say = _Say(options["suppress_output"])
+    say = _Say(options["suppress_output"], options["progress"])
     base = tempfile.mkdtemp(prefix="lwr_client_check_")
     try:
         _run(options, base, say)
@@ -149,6 +164,8 @@ def _file_action_config(options, paths, base):
 
 def _client_manager(options):
     kwds = {"cache": bool(options["cache"])}
+    if callable(options["progress"]):
+        kwds["progress"] = options["progress"]
     if options["transfer_threads"]:
         kwds["transfer_threads"] = options["transfer_threads"]
     if options["job_manager"] is not None:
@@ -218,11 +235,15 @@ def _run(options, base, say):
         tool = MockTool(os.path.dirname(paths["t/script.py"]))
         client, job_config = _set_up_job(client_manager, destination, tool, options["job_id"], say)
         job_id = client.job_id
+        output_files = [paths["dataset_%d" % index] for index in (1, 2, 3, 4, 77, 78)]
+        work_dir_outputs = [(os.path.join(paths["w"], "env_test"), paths["dataset_77"]),
+                            (os.path.join(paths["w"], "rewrite_action_test"), paths["dataset_78"])]
+        large = _large_file(options, paths, base, say)
+        if large is not None:  # up as a working directory file, back as an output of it
+            output_files.append(large[1])
+            work_dir_outputs.append(large[:2])
         client_outputs = ClientOutputs(
-            working_directory=paths["w"],
-            output_files=[paths["dataset_%d" % index] for index in (1, 2, 3, 4, 77, 78)],
-            work_dir_outputs=[(os.path.join(paths["w"], "env_test"), paths["dataset_77"]),
-                              (os.path.join(paths["w"], "rewrite_action_test"), paths["dataset_78"])],
+            working_directory=paths["w"], output_files=output_files, work_dir_outputs=work_dir_outputs,
             version_file=paths["GALAXY_VERSION_1234"])
         requirements = None
         if options["test_requirement"]:
@@ -246,13 +267,42 @@ def _run(options, base, say):
         if failures:
             raise CheckFailure("collecting outputs failed: %s" % "; ".join(str(exc) for exc in failures))
         _check_results(options, paths, base, job_id, command_text, say)
+        if large is not None:
+            _expect("%s (%d bytes, SHA-256)" % (os.path.basename(large[1]), os.path.getsize(large[0])),
+                    large[2], _sha256(large[1]))
         if options["test_errors"]:
-            _check_missing_output(client, base, say)
+            _check_missing_output(client, base, say, legacy_server="pulsar_version" not in status)
             if not options["disable_cleanup"]:
                 client.clean()
         say("All checks passed for job %s" % job_id)
     finally:
         client_manager.shutdown()
+
+
+def _large_file(options, paths, base, say):
+    """``(path, path it comes back to, SHA-256)`` of the ``transfer_size`` file, or None."""
+    size = options["transfer_size"]
+    if not size:
+        return None
+    size = parse_size(size, "--transfer_size")
+    path = os.path.join(paths["w"], "transfer_check.bin")
+    block = os.urandom(1024 * 1024)
+    with open(path, "wb") as handle:
+        for offset in range(0, size, len(block)):
+            handle.write(block[:min(len(block), size - offset)])
+    say("Wrote %s (%s) to send up and fetch back" % (path, format_bytes(size)))
+    return path, os.path.join(base, "transfer_check_back.bin"), _sha256(path)
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1024 * 1024), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
 
 
 def _wait(client, timeout, say):
@@ -300,12 +350,24 @@ def _check_results(options, paths, base, job_id, command_text, say):
                                % (pattern, staged_index))
 
 
-def _check_missing_output(client, base, say):
+def _check_missing_output(client, base, say, legacy_server=False):
+    """A missing output raises OutputNotFoundException naming it.
+
+    The original LWR 0.2.0 (its final status has no ``pulsar_version``) answers a missing output
+    with a bare 500 (spec section 1.2); against it that answer is accepted and reported.
+    """
     say("Fetching a nonexistent output (expecting OutputNotFoundException)")
     target = os.path.join(base, "dataset_1.datx")
     try:
         client.fetch_output(path=target, name="dataset_1.datx", working_directory=os.path.join(base, "w"),
                             action_type="transfer", output_type="output")
+    except TransportError as exc:
+        if not (legacy_server and exc.status == 500):
+            raise
+        if os.path.exists(target):
+            raise CheckFailure("a failed download left %s behind" % target)
+        say("Got the error a 2014 LWR server gives for a missing output (HTTP 500): %s" % exc)
+        return
     except OutputNotFoundException as exc:
         if "dataset_1.datx" not in str(exc):
             raise CheckFailure("OutputNotFoundException does not name the file: %s" % exc)
@@ -331,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--job_id", default=None, help="job id to use (default: an unused random one)")
     parser.add_argument("--test_requirement", action="store_true",
                         help="require dep1/1.1 (server tool_dependency_dir env.sh sets MOO=moo_override)")
-    parser.add_argument("--jobs_directory", default=None, help="server staging directory (local setup)")
+    parser.add_argument("--jobs_directory", default=None,
+                        help="server staging directory: lay the job out locally (only with remote_copy or remote_transfer)")
     parser.add_argument("--files_endpoint", default=None, help="Galaxy job files URL for remote_transfer")
     parser.add_argument("--python", default=None, help="python executable on the server (default python3)")
     parser.add_argument("--timeout", type=float, default=DEFAULTS["timeout"], help="seconds to wait for the job")
@@ -339,13 +402,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no_env", dest="test_env", action="store_false", help="do not send env")
     parser.add_argument("--no_rewrite_action", dest="test_rewrite_action", action="store_false",
                         help="no rewrite action mapper")
+    parser.add_argument("--transfer_size", default=None, metavar="SIZE",
+                        help="also send a file of SIZE bytes (K, M, G suffixes allowed) up with the job and "
+                             "fetch it back, checking its SHA-256")
+    parser.add_argument("--progress", action="store_true",
+                        help="show file transfers (rate, ETA) on standard error even when it is not a "
+                             "terminal (on a terminal they are always shown)")
     return parser
 
 
 def main(argv=None) -> int:
     options = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    display = display_for(sys.stderr, force=options.progress)
+    options.progress = display
     try:
-        run(options)
+        try:
+            run(options)
+        finally:
+            if display is not None:
+                display.close()
     except CheckFailure as exc:
         print("FAILED: %s" % exc, file=sys.stderr)
         return 1

@@ -43,7 +43,8 @@ def transport_type(transport_type=None, environ=os.environ) -> str:
 
 
 def get_transport(transport_type_name=None, environ=os.environ, **kwds):
-    """A transport instance; ``kwds`` (``timeout``, ``retry``, ``ssl_verify``) go to its constructor."""
+    """A transport instance; ``kwds`` (``timeout``, ``retry``, ``ssl_verify``, ``progress``: see
+    :mod:`lwr.lwr_client.progress`) go to its constructor."""
     if transport_type(transport_type_name, environ) == "urllib":
         return UrllibTransport(**kwds)
     return PycurlTransport(**kwds)

@@ -3,11 +3,12 @@ import json
 import logging
 import os
 import re
-import tempfile
 import time
 import uuid
 
 from lwr.lwr_client.exceptions import ServerRefusedToken, ServerUnavailable, TransportError
+from lwr.lwr_client.progress import callback_for
+from lwr.lwr_client.util import ReplacingFile
 
 __all__ = [
     "Transport",
@@ -19,6 +20,7 @@ __all__ = [
     "is_transient_status",
     "AtomicDownload",
     "MultipartFile",
+    "file_blocks",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,36 +139,12 @@ class RetryPolicy:
                              transient=True)
 
 
-class AtomicDownload:
-    """A temporary file beside ``path`` that becomes ``path`` only on :meth:`commit`.
-
-    An interrupted or failed download never leaves a partial file under the
-    final name (the temporary is removed on :meth:`discard`).
-    """
+class AtomicDownload(ReplacingFile):
+    """A download into a temporary file beside ``path`` that becomes ``path`` only on
+    :meth:`commit` (an interrupted or failed download leaves no partial file under the name)."""
 
     def __init__(self, path: str):
-        self.path = os.path.abspath(path)
-        directory = os.path.dirname(self.path)
-        os.makedirs(directory, exist_ok=True)
-        fd, self.tmp_path = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(path)[:100],
-                                             suffix=".part")
-        self.handle = os.fdopen(fd, "wb")
-
-    def write(self, data) -> int:
-        return self.handle.write(data)
-
-    def commit(self) -> None:
-        self.handle.close()
-        os.replace(self.tmp_path, self.path)
-
-    def discard(self) -> None:
-        try:
-            self.handle.close()
-        finally:
-            try:
-                os.unlink(self.tmp_path)
-            except OSError:
-                pass
+        super().__init__(path, make_parents=True)
 
     def read_error_body(self) -> bytes:
         """The (small) body written so far, for an error message; then discard the file."""
@@ -195,21 +173,44 @@ class MultipartFile:
     def content_type(self) -> str:
         return "multipart/form-data; boundary=%s" % self.boundary
 
-    def chunks(self):
+    def chunks(self, progress=None):
+        """The body in blocks; ``progress(bytes_done, bytes_total)`` counts the file's bytes sent."""
         yield self.head
-        with open(self.path, "rb") as handle:
-            while True:
-                block = handle.read(BLOCK_SIZE)
-                if not block:
-                    break
-                yield block
+        yield from file_blocks(self.path, progress)
         yield self.tail
 
 
+def file_blocks(path: str, progress=None):
+    """``path`` in ``BLOCK_SIZE`` blocks; ``progress`` is told after each block was taken (sent)."""
+    with open(path, "rb") as handle:
+        total = os.fstat(handle.fileno()).st_size
+        done = 0
+        if progress is not None:
+            progress(0, total)
+        while True:
+            block = handle.read(BLOCK_SIZE)
+            if not block:
+                break
+            yield block
+            done += len(block)
+            if progress is not None:
+                progress(done, max(total, done))
+        if progress is not None and done < total:  # the file shrank while being sent
+            progress(done, done)
+
+
 class Transport:
-    """What both transports expose; subclasses implement ``_execute_once`` (one attempt)."""
+    """What both transports expose; subclasses implement ``_execute_once`` (one attempt).
+
+    ``progress``: a progress factory (see :mod:`lwr.lwr_client.progress`) told about every
+    file this transport uploads or downloads; None uses the process default, if any.
+    """
 
     retry = None
+    progress = None
+
+    def _progress(self, path, direction):
+        return callback_for(self.progress, path, direction)
 
     def execute(self, url, method=None, data=None, input_path=None, output_path=None,
                 content_type="application/octet-stream"):

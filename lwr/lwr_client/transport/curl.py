@@ -48,6 +48,33 @@ class _ChunkReader:
         self.chunks.close()
 
 
+def _watch(curl, progress, direction, size=None, skip=0):
+    """Report libcurl's transfer counts to ``progress``; returns it (None: nothing to do).
+
+    For an upload ``size`` is the file's size and ``skip`` the body bytes before the file
+    (a multipart head), so the counts are the file's own.
+    """
+    if progress is None:
+        return None
+    last = [-1]
+
+    def xferinfo(download_total, download_now, upload_total, upload_now):
+        if direction == "upload":
+            done, total = min(max(upload_now - skip, 0), size), size
+        else:
+            done, total = download_now, download_total or None
+        if done != last[0] and done != total:  # the last call comes once the answer is in
+            last[0] = done
+            progress(done, total)
+        return 0
+
+    if direction == "upload":
+        progress(0, size)
+    curl.setopt(pycurl.NOPROGRESS, 0)
+    curl.setopt(pycurl.XFERINFOFUNCTION, xferinfo)
+    return progress
+
+
 def pycurl_available() -> bool:
     """Import pycurl (once) and tell whether it is usable."""
     global pycurl, _pycurl_import_failed
@@ -64,10 +91,12 @@ def pycurl_available() -> bool:
 class PycurlTransport(Transport):
     """Same contract as :class:`~lwr.lwr_client.transport.standard.UrllibTransport`, through libcurl."""
 
-    def __init__(self, timeout: int = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None):
+    def __init__(self, timeout: int = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None,
+                 progress=None):
         if not pycurl_available():
             raise ImportError(PYCURL_UNAVAILABLE_MESSAGE)
         self.timeout = timeout
+        self.progress = progress
         self.retry = retry or RetryPolicy.from_environ()
         self.ssl_verify = ssl_verify_default() if ssl_verify is None else ssl_verify
 
@@ -84,10 +113,15 @@ class PycurlTransport(Transport):
             curl.setopt(pycurl.POSTFIELDSIZE_LARGE, multipart.length)
             curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
             curl.setopt(pycurl.HTTPHEADER, ["Expect:", "Content-Type: %s" % multipart.content_type])
+            size = multipart.length - len(multipart.head) - len(multipart.tail)
+            watch = _watch(curl, self._progress(path, "upload"), "upload", size, len(multipart.head))
             try:
-                return self._perform(curl, url, "POST", None)
+                answer = self._perform(curl, url, "POST", None)
             finally:
                 reader.close()
+            if watch is not None:
+                watch(size, size)
+            return answer
 
         return self.retry.call(once, "POST", url)
 
@@ -114,10 +148,14 @@ class PycurlTransport(Transport):
                       content_type="application/octet-stream"):
         curl = self._curl(url, method)
         handle = None
+        watch = None
         try:
             if input_path is not None:
                 handle = open(input_path, "rb")
                 size = os.fstat(handle.fileno()).st_size
+                watch = _watch(curl, self._progress(input_path, "upload"), "upload", size)
+            elif output_path is not None:
+                watch = _watch(curl, self._progress(output_path, "download"), "download")
             elif data is not None or method in ("POST", "PUT"):
                 body = data.encode("utf-8") if isinstance(data, str) else bytes(data or b"")
                 handle, size = io.BytesIO(body), len(body)
@@ -130,7 +168,11 @@ class PycurlTransport(Transport):
                 curl.setopt(pycurl.POSTFIELDSIZE_LARGE, size)
                 curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
                 curl.setopt(pycurl.HTTPHEADER, ["Expect:", "Content-Type: %s" % content_type])
-            return self._perform(curl, url, method, output_path)
+            answer = self._perform(curl, url, method, output_path)
+            if watch is not None:
+                done = os.path.getsize(output_path) if input_path is None else size
+                watch(done, done)
+            return answer
         finally:
             if handle is not None:
                 handle.close()

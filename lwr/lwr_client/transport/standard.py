@@ -13,21 +13,13 @@ from lwr.lwr_client.transport.base import (
     RetryPolicy,
     Transport,
     connection_error,
+    file_blocks,
     http_error,
 )
 
 __all__ = ["UrllibTransport", "Urllib2Transport"]
 
 DEFAULT_TIMEOUT = 600.0
-
-
-def _file_chunks(path: str):
-    with open(path, "rb") as handle:
-        while True:
-            block = handle.read(BLOCK_SIZE)
-            if not block:
-                return
-            yield block
 
 
 def ssl_verify_default(environ=os.environ) -> bool:
@@ -42,8 +34,10 @@ class UrllibTransport(Transport):
     with ``readinto`` into a temporary file renamed on success.
     """
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None):
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None,
+                 progress=None):
         self.timeout = timeout
+        self.progress = progress
         self.retry = retry or RetryPolicy.from_environ()
         if ssl_verify is None:
             ssl_verify = ssl_verify_default()
@@ -63,7 +57,7 @@ class UrllibTransport(Transport):
         if input_path is not None:
             headers["Content-Type"] = "application/octet-stream"
             headers["Content-Length"] = str(os.path.getsize(input_path))
-            body = _file_chunks(input_path)
+            body = file_blocks(input_path, self._progress(input_path, "upload"))
         elif data is not None:
             body = data.encode("utf-8") if isinstance(data, str) else bytes(data)
             headers["Content-Type"] = content_type
@@ -73,7 +67,7 @@ class UrllibTransport(Transport):
     def _post_multipart_once(self, url, path):
         multipart = MultipartFile(path)
         headers = {"Content-Type": multipart.content_type, "Content-Length": str(multipart.length)}
-        return self._send(url, "POST", multipart.chunks(), headers, None)
+        return self._send(url, "POST", multipart.chunks(self._progress(path, "upload")), headers, None)
 
     def _send(self, url, method, body, headers, output_path):
         request = urllib.request.Request(url, data=body, headers=headers, method=method)
@@ -97,29 +91,36 @@ class UrllibTransport(Transport):
             try:
                 if output_path is None:
                     return response.read()
-                self._stream_to(response, output_path, method, url)
+                self._stream_to(response, output_path, method, url, self._progress(output_path, "download"))
                 return output_path
             except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
                 raise connection_error(method, url, "response interrupted: %r" % (error,))
 
     @staticmethod
-    def _stream_to(response, output_path, method, url):
+    def _stream_to(response, output_path, method, url, progress=None):
         expected = response.headers.get("Content-Length")
+        total = int(expected) if expected is not None and expected.isdigit() else None
         download = AtomicDownload(output_path)
         received = 0
         buffer = bytearray(BLOCK_SIZE)
         view = memoryview(buffer)
         try:
+            if progress is not None:
+                progress(0, total)
             while True:
                 count = response.readinto(buffer)
                 if not count:
                     break
                 download.write(view[:count])
                 received += count
-            if expected is not None and expected.isdigit() and received != int(expected):
+                if progress is not None and received != total:
+                    progress(received, total)
+            if total is not None and received != total:
                 raise connection_error(method, url, "download ended after %d of %s bytes"
                                        % (received, expected))
             download.commit()
+            if progress is not None:
+                progress(received, received)
         except BaseException:
             download.discard()
             raise

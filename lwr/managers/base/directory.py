@@ -10,14 +10,14 @@ from lwr.managers.base.reaper import discard_tree
 from lwr.managers.job_state import JobState, store
 from lwr.managers.job_state.facts import fact_names
 from lwr.lwr_client.job_directory import NESTED_TYPES as _CLIENT_NESTED_TYPES
-from lwr.lwr_client.job_directory import TYPE_DIRECTORIES
+from lwr.lwr_client.job_directory import TYPE_DIRECTORIES, JobDirectoryLayout
+from lwr.lwr_client.path_type import OUTPUT_PATH_TYPES
 
 __all__ = ["JobDirectory", "JobExists", "UnknownFileType", "TYPE_DIRECTORIES", "NESTED_TYPES", "JOB_STDOUT",
            "JOB_STDERR", "TOOL_STDOUT", "TOOL_STDERR"]
 
 # The layout is shared with the client, which computes it for jobs_directory setups.
 NESTED_TYPES = set(_CLIENT_NESTED_TYPES)
-OUTPUT_TYPES = {"output", "output_workdir", "output_metadata", "output_jobdir"}
 CREATED_SUBDIRS = ("inputs", "working", "outputs", "configs", "tool_files", "metadata")
 
 #: Files LWR keeps at the top of a job directory; clients may not overwrite them: every job
@@ -48,7 +48,7 @@ class UnknownFileType(ValueError):
     """An upload or download ``type`` LWR does not know."""
 
 
-class JobDirectory:
+class JobDirectory(JobDirectoryLayout):
     """Paths and metadata of one job.  Construction validates ``job_id``."""
 
     def __init__(self, staging_directory: str, job_id: str, lock_manager=None, reaper=None):
@@ -93,27 +93,6 @@ class JobDirectory:
     def sub_directory(self, name: str) -> str:
         return os.path.join(self.path, name) if name else self.path
 
-    def working_directory(self) -> str:
-        return self.sub_directory("working")
-
-    def outputs_directory(self) -> str:
-        return self.sub_directory("outputs")
-
-    def inputs_directory(self) -> str:
-        return self.sub_directory("inputs")
-
-    def configs_directory(self) -> str:
-        return self.sub_directory("configs")
-
-    def tool_files_directory(self) -> str:
-        return self.sub_directory("tool_files")
-
-    def unstructured_files_directory(self) -> str:
-        return self.sub_directory("unstructured")
-
-    def metadata_directory(self) -> str:
-        return self.sub_directory("metadata")
-
     def home_directory(self) -> str:
         """``$HOME`` of Galaxy tools (``_GALAXY_JOB_HOME_DIR``), made by the job script."""
         return self.sub_directory("home")
@@ -148,7 +127,7 @@ class JobDirectory:
         Any type that is not an explicit working/metadata/job-dir type means the
         outputs directory, as in 0.2.0 (legacy ``direct``).
         """
-        directory_type = output_type if output_type in OUTPUT_TYPES else "output"
+        directory_type = output_type if output_type in OUTPUT_PATH_TYPES else "output"
         return self.calculate_path(name, directory_type, create_parents=False)
 
     # -- job state (lwr.managers.job_state owns every fact and who may write it) ----------------

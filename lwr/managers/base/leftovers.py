@@ -7,9 +7,9 @@ renamed into place when complete, so a server killed mid-write leaves the tempor
 =================================  =========================================================
 ``.upload-XXXXXXXX.part``          a request body being stored (``lwr.web.files``)
 ``.cache-XXXXXXXX.part``           a copy out of the file cache (``lwr.web.routes``)
-``.NAME.XXXXXXXX.part``            a remote staging copy / download / message file
-                                   (``lwr.lwr_client``: ``atomic_copy``, ``AtomicDownload``)
-``.NAME.PID.THREAD.tmp``           an atomic metadata write (``lwr.util.atomic_write``)
+``.NAME.XXXXXXXX.part``            a remote staging copy / download / message file, an atomic
+                                   metadata write (``lwr.lwr_client.util.ReplacingFile``)
+``.NAME.PID.THREAD.tmp``           an atomic metadata write of earlier versions
 ``NAME.cache-part``                a cache copy of LWR before 0.2.1
 ``.setup-JOB-XXXXXXXX/``           a job directory being set up (staging directory only)
 ``.lwr-clock-XXXXXXXX``            the start mark below

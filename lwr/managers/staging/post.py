@@ -1,9 +1,9 @@
 """After the job: push outputs whose actions are remote (remote_copy / remote_transfer) to Galaxy."""
-import json
 import logging
 import os
 import threading
 
+from lwr.lwr_client.action_mapper import has_remote_actions
 from lwr.managers.job_state import PROXY
 from lwr.managers.job_state import facts as F
 from lwr.paths import InvalidPath
@@ -24,9 +24,7 @@ log = logging.getLogger(__name__)
 
 def needs_postprocess(staging_config) -> bool:
     """Only jobs whose action mapper can pick a remote action have anything to push."""
-    if not staging_config or not staging_config.get("action_mapper"):
-        return False
-    return "remote_" in json.dumps(staging_config["action_mapper"])
+    return bool(staging_config) and has_remote_actions(staging_config.get("action_mapper"))
 
 
 def postprocess(job_directory, staging_config) -> list:
