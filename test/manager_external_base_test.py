@@ -222,7 +222,7 @@ def test_status_is_a_read_and_the_end_is_recorded_by_record_end(apps, scheduler)
     directory = manager.job_directory("j1")
     before = sorted(directory.job_directory_contents())
     assert manager.get_status("j1") == status.COMPLETE
-    assert apps.manager.get_status("j1") == status.QUEUED  # the proxy: not recorded yet
+    assert apps.manager.get_status("j1") == status.RUNNING  # the proxy: the end is not recorded yet
     assert sorted(directory.job_directory_contents()) == before and not directory.has_metadata("return_code")
     apps.manager.advance("j1")
     assert apps.manager.get_status("j1") == status.COMPLETE and apps.manager.return_code("j1") == 7

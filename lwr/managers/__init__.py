@@ -15,6 +15,10 @@ class ManagerInterface(abc.ABC):
     """One named manager of jobs.  ``name`` is its name in ``job_managers.ini``."""
 
     name: str
+    #: the ``type`` of ``job_managers.ini`` (``queued_python``, ``queued_drmaa``, ...)
+    manager_type: str
+    #: where the manager's job directories are
+    staging_directory: str
 
     # -- life cycle of the object ----------------------------------------------------------------
     def start(self) -> None:

@@ -33,8 +33,9 @@ class JobMonitor:
         self._failures: Dict[str, Tuple[int, float]] = {}  # job id -> (failures in a row, next try)
         self._thread: Optional[threading.Thread] = None
 
-    def start(self) -> None:
+    def start(self) -> threading.Thread:
         self._thread = self.threads.start("lwr-%s-monitor" % self.name, self._loop)
+        return self._thread
 
     def wake(self) -> None:
         """Advance the jobs now rather than at the next interval."""

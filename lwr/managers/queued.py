@@ -44,8 +44,8 @@ class QueueManager(Manager):
 
     def start(self):
         super().start()
-        for index in range(self.num_concurrent_jobs):
-            self.workers.append(self.threads.start("lwr-%s-worker-%d" % (self.name, index), self._work))
+        self.workers = [self.threads.start("lwr-%s-worker-%d" % (self.name, index), self._work)
+                        for index in range(self.num_concurrent_jobs)]
 
     def _start(self, job_id, script):
         job_directory = self.job_directory(job_id)
@@ -72,4 +72,3 @@ class QueueManager(Manager):
         # the job survives and is re-attached at the next start.
         for worker in self.workers:
             self.threads.join(worker, timeout if timeout is not None else 5)
-        self.workers = []

@@ -47,6 +47,7 @@ class StatefulManagerProxy(ManagerInterface):
         self._memory_failures = {}
         self._postprocessing = set()
         self._guard = threading.Lock()
+        self.monitor_thread = None
         self.monitor = JobMonitor(self.name, self.active_jobs.active_job_ids, self.advance, self.threads,
                                   interval=self.min_polling_interval, forget=self.active_jobs.deactivate,
                                   unknown=(UnknownJob,))
@@ -55,6 +56,14 @@ class StatefulManagerProxy(ManagerInterface):
     def proxied_manager(self) -> ManagerInterface:
         return self._proxied_manager
 
+    @property
+    def manager_type(self) -> str:
+        return self._proxied_manager.manager_type
+
+    @property
+    def staging_directory(self) -> str:
+        return self._proxied_manager.staging_directory
+
     def set_state_change_callback(self, callback):
         self.state_change_callback = callback
 
@@ -62,7 +71,7 @@ class StatefulManagerProxy(ManagerInterface):
     def start(self):
         self._proxied_manager.start()
         self._recover()
-        self.monitor.start()
+        self.monitor_thread = self.monitor.start()  # an attribute: /healthz checks it is alive
 
     def shutdown(self, timeout=None):
         self.threads.stopping.set()
@@ -171,8 +180,8 @@ class StatefulManagerProxy(ManagerInterface):
         """The job's status, read from its phase and (while it runs) its manager; changes nothing.
 
         When the manager's answer is ahead of the recorded phase (the job ended) the monitor is
-        woken to record it, and until then the job reads as it was (``running``/``queued``):
-        a client never sees ``complete`` before the outputs are pushed.
+        woken to record it, and until then the job reads ``running``: a client never sees
+        ``complete`` before the outputs are pushed, nor ``queued`` after ``running``.
         """
         job_directory = self._existing_job_directory(job_id)
         with job_directory.lock("status"):
@@ -186,7 +195,7 @@ class StatefulManagerProxy(ManagerInterface):
             manager_status = self._proxied_manager.get_status(job_id)
         if status.is_job_done(manager_status):
             self.monitor.wake()
-            return status.RUNNING if phase == Phase.RUNNING else status.QUEUED
+            return status.RUNNING  # it ran (or tried to); never back to queued once seen running
         if manager_status == status.RUNNING and phase == Phase.SUBMITTED:
             self.monitor.wake()
         return manager_status

@@ -13,8 +13,11 @@ def write_value(path: str, value) -> None:
     flushed, then renamed over ``path``, so a reader (or a restart) sees the old value or the
     new one, never half of one.  ``OSError`` (a full disk) reaches the caller."""
     directory, name = os.path.split(path)
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".tmp", dir=directory)
+    # ".<name>.<8 random>.part": the form a stopped server's temporaries are recognised by
+    # (lwr.managers.base.leftovers), shared with lwr.lwr_client.util.ReplacingFile.
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".part", dir=directory)
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(json.dumps(value))
             handle.flush()
