@@ -1,0 +1,257 @@
+"""Resumable, verified transfers (docs/transfers.rst) over real sockets: a real ``paster serve``
+LWR behind :class:`~test.support.tcp_proxy.FaultyProxy`, which cuts, stalls or corrupts."""
+import hashlib
+import logging
+import os
+import threading
+import time
+
+import pytest
+
+from lwr.lwr_client.client import JobClient
+from lwr.lwr_client.interface import HttpLwrInterface
+from lwr.lwr_client.transport import RetryPolicy, UrllibTransport
+from lwr.lwr_client.transport.resumable import DigestMismatch
+from test.support.tcp_proxy import Fault, FaultyProxy
+
+pytestmark = pytest.mark.server
+
+TOKEN = "transfers-token-1234"
+MIB = 1024 * 1024
+SMALL = 24 * MIB
+SIZES = [pytest.param(SMALL, id="24MiB"), pytest.param(1024 * MIB, id="1GiB", marks=pytest.mark.slow)]
+CUTS = (0.1, 0.5, 0.9)
+
+
+def make_file(path, size):
+    """``size`` bytes that never repeat a 1 MiB block (a misplaced block changes the digest)."""
+    base = os.urandom(MIB)
+    digest = hashlib.sha256()
+    with open(path, "wb") as handle:
+        for index in range((size + MIB - 1) // MIB):
+            block = (index.to_bytes(8, "big") + base[8:])[:min(MIB, size - index * MIB)]
+            handle.write(block)
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(4 * MIB), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Watcher(threading.Thread):
+    """Polls ``path`` and records every size seen under it that is not ``size``."""
+
+    def __init__(self, path, size):
+        super().__init__(daemon=True)
+        self.path, self.size, self.wrong, self.running = path, size, set(), True
+
+    def run(self):
+        while self.running:
+            try:
+                seen = os.stat(self.path).st_size
+                if seen != self.size:
+                    self.wrong.add(seen)
+            except FileNotFoundError:
+                pass
+            time.sleep(0.002)
+
+    def stop(self):
+        self.running = False
+        self.join()
+
+
+@pytest.fixture
+def server(lwr_server_factory):
+    return lwr_server_factory(app_conf={"private_key": TOKEN})
+
+
+def job_client(url, job_id, attempts=8):
+    transport = UrllibTransport(timeout=60, retry=RetryPolicy(attempts=attempts, delay=0.2, max_delay=1.0))
+    destination = {"url": url, "private_token": TOKEN}
+    client = JobClient(destination, job_id, HttpLwrInterface(destination, transport))
+    client.setup()
+    return client
+
+
+def proxied(server, **kwds):
+    return FaultyProxy(("127.0.0.1", server.port), **kwds).start()
+
+
+def server_path(server, job_id, kind, name):
+    return os.path.join(server.staging_directory, job_id, kind, name)
+
+
+def partials(server, job_id):
+    directory = os.path.join(server.staging_directory, job_id, ".partial-uploads")
+    return os.listdir(directory) if os.path.isdir(directory) else []
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("cut", CUTS)
+def test_upload_cut_resumes_and_arrives_whole(server, tmp_path, size, cut):
+    source = tmp_path / "big.dat"
+    digest = make_file(source, size)
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "up1")
+    proxy.add_fault(Fault("up", cut=int(size * cut)))
+    final = server_path(server, "up1", "inputs", "big.dat")
+    watcher = Watcher(final, size)
+    watcher.start()
+    try:
+        answer = client.put_file(str(source), "input")
+    finally:
+        watcher.stop()
+        proxy.close()
+    assert answer["path"] == final and answer["sha256"] == digest
+    assert sha256_of(final) == digest
+    assert proxy.connections >= 3  # setup, the cut upload, the offset query, the rest, the commit
+    assert proxy.moved["up"] <= 1.1 * size, "sent %d bytes for a %d byte file" % (proxy.moved["up"], size)
+    assert watcher.wrong == set(), "partial sizes seen under the final name: %s" % watcher.wrong
+    assert partials(server, "up1") == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("cut", CUTS)
+def test_download_cut_resumes_and_arrives_whole(server, tmp_path, size, cut):
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "down1")
+    output = server_path(server, "down1", "outputs", "result.dat")
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    digest = make_file(output, size)
+    (tmp_path / "local").mkdir()
+    local = tmp_path / "local" / "result.dat"
+    proxy.add_fault(Fault("down", cut=int(size * cut)))
+    watcher = Watcher(str(local), size)
+    watcher.start()
+    try:
+        client.fetch_output(str(local), "result.dat")
+    finally:
+        watcher.stop()
+        proxy.close()
+    assert sha256_of(local) == digest
+    assert proxy.moved["down"] <= 1.1 * size, "received %d bytes for a %d byte file" % (proxy.moved["down"], size)
+    assert watcher.wrong == set(), "partial sizes seen under the final name: %s" % watcher.wrong
+    assert os.listdir(tmp_path / "local") == ["result.dat"]
+
+
+def test_a_corrupted_upload_byte_is_detected_and_sent_again(server, tmp_path, caplog):
+    source = tmp_path / "in.dat"
+    digest = make_file(source, 4 * MIB)
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt1")
+    proxy.add_fault(Fault("up", corrupt=2 * MIB))
+    with caplog.at_level(logging.WARNING, logger="lwr.lwr_client.transport.resumable"):
+        answer = client.put_file(str(source), "input")
+    proxy.close()
+    assert answer["sha256"] == digest == sha256_of(server_path(server, "corrupt1", "inputs", "in.dat"))
+    assert "sha-256 mismatch" in caplog.text and "sending it again" in caplog.text
+    assert proxy.moved["up"] >= 8 * MIB  # sent twice
+    assert partials(server, "corrupt1") == []
+
+
+def test_a_corrupted_download_byte_is_detected_and_fetched_again(server, tmp_path, caplog):
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt2")
+    output = server_path(server, "corrupt2", "outputs", "o.dat")
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    digest = make_file(output, 4 * MIB)
+    proxy.add_fault(Fault("down", corrupt=3 * MIB))
+    with caplog.at_level(logging.WARNING, logger="lwr.lwr_client.transport.resumable"):
+        client.fetch_output(str(tmp_path / "o.dat"), "o.dat")
+    proxy.close()
+    assert sha256_of(tmp_path / "o.dat") == digest
+    assert "sha-256 mismatch" in caplog.text and "fetching it again" in caplog.text
+
+
+def test_a_persistently_corrupting_link_fails_upload_naming_file_and_both_digests(server, tmp_path):
+    source = tmp_path / "bad.dat"
+    digest = make_file(source, 2 * MIB)
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt3")
+    proxy.always = Fault("up", corrupt=1 * MIB + 500)
+    with pytest.raises(DigestMismatch) as info:
+        client.put_file(str(source), "input")
+    proxy.close()
+    message = str(info.value)
+    assert str(source) in message and digest in message
+    assert info.value.remote_digest in message and info.value.remote_digest != digest
+    assert not os.path.exists(server_path(server, "corrupt3", "inputs", "bad.dat"))
+    assert partials(server, "corrupt3") == []
+
+
+def test_a_persistently_corrupting_link_fails_download_naming_file_and_both_digests(server, tmp_path):
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt4")
+    output = server_path(server, "corrupt4", "outputs", "o.dat")
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    digest = make_file(output, 2 * MIB)
+    proxy.always = Fault("down", corrupt=1 * MIB)
+    (tmp_path / "local").mkdir()
+    local = tmp_path / "local" / "o.dat"
+    with pytest.raises(DigestMismatch) as info:
+        client.fetch_output(str(local), "o.dat")
+    proxy.close()
+    message = str(info.value)
+    assert str(local) in message and digest in message and info.value.local_digest in message
+    assert os.listdir(tmp_path / "local") == []
+
+
+def test_server_killed_mid_upload_and_restarted_the_client_resumes(server, tmp_path, caplog):
+    size = 64 * MIB
+    source = tmp_path / "k.dat"
+    digest = make_file(source, size)
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "kill1", attempts=40)
+    proxy.add_fault(Fault("up", stall=size // 2, seconds=30))  # holds the upload half way
+
+    def kill_when_half_held():
+        deadline = time.time() + 60
+        directory = os.path.join(server.staging_directory, "kill1", ".partial-uploads")
+        while time.time() < deadline:
+            names = os.listdir(directory) if os.path.isdir(directory) else []
+            if names and os.path.getsize(os.path.join(directory, names[0])) >= size // 2 - 2 * MIB:
+                break
+            time.sleep(0.05)
+        server.kill()
+        proxy.cut()  # the stalled connection goes with the server
+        server.start()
+        proxy.start()
+
+    killer = threading.Thread(target=kill_when_half_held, daemon=True)
+    killer.start()
+    with caplog.at_level(logging.INFO, logger="lwr.lwr_client.transport.resumable"):
+        answer = client.put_file(str(source), "input")
+    killer.join()
+    proxy.close()
+    assert answer["sha256"] == digest == sha256_of(server_path(server, "kill1", "inputs", "k.dat"))
+    resumed = [record.getMessage() for record in caplog.records if "resuming upload" in record.getMessage()]
+    assert resumed and " at byte 0 " not in resumed[-1], resumed
+    assert proxy.moved["up"] <= 1.1 * size, "sent %d bytes for %d: restarted, not resumed" % (proxy.moved["up"], size)
+
+
+def test_partials_idle_longer_than_the_timeout_are_swept(lwr_server_factory, tmp_path):
+    server = lwr_server_factory(app_conf={"private_key": TOKEN, "partial_upload_idle_timeout": "1"})
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "sweep1")
+    source = tmp_path / "s.dat"
+    make_file(source, 4 * MIB)
+    proxy.always = Fault("up", cut=2 * MIB)  # never completes
+    with pytest.raises(Exception):
+        job_client_retry_once(client, source)
+    proxy.close()
+    assert len(partials(server, "sweep1")) == 1
+    time.sleep(1.5)
+    status, _ = server.request("GET", "jobs/sweep1/files/offset",
+                               params={"name": "x", "type": "input", "upload_id": "other"})
+    assert status == 200
+    assert partials(server, "sweep1") == []
+
+
+def job_client_retry_once(client, source):
+    client.job_manager_interface.transport.retry = RetryPolicy(attempts=2, delay=0.01)
+    return client.put_file(str(source), "input")
