@@ -244,7 +244,11 @@ class ResumableTransfers:
         """GET ``url`` into ``path`` (renamed into place only when complete and verified)."""
         for attempt in range(self.verify_attempts):
             local, remote = self._download_once(url, path)
-            if remote is None or local == remote:
+            if remote is None:
+                log.debug("downloaded %s from %s: sha-256 %s (not verified: the server sent no digest)",
+                          path, mask_url(url), local)
+                return path
+            if local == remote:
                 return path
             log.warning("download of %s: sha-256 mismatch (received %s, server sent %s)%s",
                         path, local, remote, "; fetching it again" if attempt + 1 < self.verify_attempts else "")

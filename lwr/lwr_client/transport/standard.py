@@ -47,6 +47,11 @@ class UrllibTransport(ResumableTransfers, Transport):
         self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
 
+    def get_file(self, url: str, path: str) -> str:
+        """GET ``url`` into ``path``: resumed with ``Range`` and checked against ``Repr-Digest``
+        when the server offers them (``remote_transfer`` pulls from Galaxy get neither)."""
+        return self.download_resumable(url, path)
+
     def post_file(self, url: str, path: str) -> bytes:
         """POST ``path`` as the multipart field ``file`` (what Galaxy's job files API expects)."""
         return self.retry.call(lambda: self._post_multipart_once(url, path), "POST", url)
