@@ -1,10 +1,13 @@
 """Resumable, verified transfers (docs/transfers.rst) over real sockets: a real ``paster serve``
 LWR behind :class:`~test.support.tcp_proxy.FaultyProxy`, which cuts, stalls or corrupts."""
+import base64
 import hashlib
 import logging
 import os
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -255,3 +258,69 @@ def test_partials_idle_longer_than_the_timeout_are_swept(lwr_server_factory, tmp
 def job_client_retry_once(client, source):
     client.job_manager_interface.transport.retry = RetryPolicy(attempts=2, delay=0.01)
     return client.put_file(str(source), "input")
+
+
+# -- hostile or malformed input: 4xx with a message, never 500 -------------------------------------
+@pytest.mark.parametrize("upload_id", ["", "../x", "a/b", "x" * 129, "a b", "é", "a\x00"])
+def test_hostile_upload_ids_are_refused(server, upload_id):
+    server.json("POST", "jobs", {"job_id": "hostile1"})
+    for method, path in (("GET", "jobs/hostile1/files/offset"), ("POST", "jobs/hostile1/files")):
+        status, body = server.request(method, path, {"name": "x", "type": "input", "upload_id": upload_id},
+                                      data=b"abc" if method == "POST" else None)
+        assert status == 400 and b"upload_id" in body, (method, status, body)
+
+
+@pytest.mark.parametrize("header", ["bytes 5-2/10", "bytes 0-10/10", "bytes=0-1/2", "chars 0-1/2", "bytes -1-2/3",
+                                    "bytes 0-1/x", "bytes 99999999999999999999-1/2"])
+def test_malformed_content_ranges_are_refused(server, header):
+    server.json("POST", "jobs", {"job_id": "hostile2"})
+    status, body = server.request("POST", "jobs/hostile2/files", {"name": "x", "type": "input", "upload_id": "u"},
+                                  data=b"ab", headers={"Content-Range": header})
+    assert status == 400, (header, status, body)
+
+
+def test_ranges_on_downloads(server, tmp_path):
+    server.json("POST", "jobs", {"job_id": "range1"})
+    output = server_path(server, "range1", "outputs", "r.dat")
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with open(output, "wb") as handle:
+        handle.write(bytes(range(100)))
+    url = server.url + "jobs/range1/files?name=r.dat&private_key=" + TOKEN
+
+    def get(headers):
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    status, headers, body = get({})
+    assert status == 200 and body == bytes(range(100)) and headers["Accept-Ranges"] == "bytes"
+    etag, digest = headers["ETag"], headers["Repr-Digest"]
+    assert etag.startswith('"') and digest == "sha-256=:%s:" % base64.b64encode(
+        hashlib.sha256(bytes(range(100))).digest()).decode()
+    status, headers, body = get({"Range": "bytes=10-19"})
+    assert (status, body, headers["Content-Range"], headers["Repr-Digest"]) == (206, bytes(range(10, 20)),
+                                                                                "bytes 10-19/100", digest)
+    status, headers, body = get({"Range": "bytes=-5"})
+    assert (status, body) == (206, bytes(range(95, 100)))
+    status, headers, body = get({"Range": "bytes=90-"})
+    assert (status, body, headers["Content-Range"]) == (206, bytes(range(90, 100)), "bytes 90-99/100")
+    status, headers, _ = get({"Range": "bytes=100-"})
+    assert status == 416 and headers["Content-Range"] == "bytes */100"
+    status, _, body = get({"Range": "bytes=10-19", "If-Range": etag})
+    assert status == 206
+    status, _, body = get({"Range": "bytes=10-19", "If-Range": '"stale"'})
+    assert (status, body) == (200, bytes(range(100)))
+    status, _, body = get({"Range": "bytes=0-1,5-6"})
+    assert status == 200
+
+
+def test_a_bad_idle_timeout_is_refused_naming_the_option():
+    from lwr.core import LwrApp
+    from lwr.manager_factory import ConfigurationError
+    for value in ("soon", "0", "-5"):
+        with pytest.raises(ConfigurationError, match="partial_upload_idle_timeout"):
+            LwrApp._partial_upload_idle_timeout({"partial_upload_idle_timeout": value})
+    assert LwrApp._partial_upload_idle_timeout({"partial_upload_idle_timeout": "60"}) == 60.0
