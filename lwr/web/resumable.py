@@ -12,8 +12,6 @@ The server's SHA-256 is computed while the bytes stream in: the hash state of ea
 kept in memory between requests, so a resumed upload goes on hashing where it stopped. Only
 after a server restart (the state is lost) is the held prefix read once more to rebuild it.
 """
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -22,6 +20,7 @@ import re
 import threading
 import time
 
+from lwr.lwr_client.digests import THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
 from lwr.util import CHUNK_SIZE
 from lwr.web.framework import HttpError
 
@@ -52,7 +51,6 @@ DIGEST_DIRECTORY = ".digests"
 
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-(\d+)|\*)/(\d+)$")
-_REPR_DIGEST = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]+):")
 
 # path of a partial -> (bytes hashed, hash object): the hash state between two requests.
 _STATES = {}
@@ -82,23 +80,6 @@ def parse_content_range(text):
     if last < first or last >= total:
         raise HttpError(400, "invalid Content-Range %r: the range lies outside the total" % text[:100])
     return first, last, total
-
-
-def repr_digest(hexdigest: str) -> str:
-    """The ``Repr-Digest`` header value (RFC 9530) for a SHA-256 given in hex."""
-    return "sha-256=:%s:" % base64.b64encode(bytes.fromhex(hexdigest)).decode("ascii")
-
-
-def parse_repr_digest(text):
-    """The SHA-256 (hex) in a ``Repr-Digest`` header value, or None when it has none."""
-    match = _REPR_DIGEST.search(text or "")
-    if not match:
-        return None
-    try:
-        raw = base64.b64decode(match.group(1), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw.hex() if len(raw) == 32 else None
 
 
 def partial_path(job_directory_path: str, type: str, name: str, upload_id: str) -> str:
@@ -157,30 +138,31 @@ def append_to_partial(path: str, stream, length, first: int, total: int):
         raise HttpError(400, "the body runs past the announced total of %d bytes" % total)
     if first == 0 and not os.path.exists(path):
         open(path, "ab").close()
-    hasher = _state(path, first)
+    hashing = StreamHash(_state(path, first), threaded=length is None or length >= THREAD_THRESHOLD)
     offset = first
     cut = None
-    with open(path, "r+b") as handle:
-        handle.seek(first)
-        handle.truncate()
-        try:
-            while length is None or offset - first < length:
-                want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - (offset - first))
-                block = stream.read(want)
-                if not block:
-                    if length is not None:
-                        cut = "request body ended after %d of %d bytes" % (offset - first, length)
-                    break
-                if offset + len(block) > total:
-                    raise HttpError(400, "the body runs past the announced total of %d bytes" % total)
-                handle.write(block)
-                hasher.update(block)
-                offset += len(block)
-        except (ConnectionError, TimeoutError) as exc:
-            cut = "connection lost after %d bytes: %s" % (offset - first, exc)
-        finally:
-            handle.flush()
-            _remember(path, offset, hasher)
+    try:
+        with open(path, "r+b") as handle:
+            handle.seek(first)
+            handle.truncate()
+            try:
+                while length is None or offset - first < length:
+                    want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - (offset - first))
+                    block = stream.read(want)
+                    if not block:
+                        if length is not None:
+                            cut = "request body ended after %d of %d bytes" % (offset - first, length)
+                        break
+                    if offset + len(block) > total:
+                        raise HttpError(400, "the body runs past the announced total of %d bytes" % total)
+                    handle.write(block)
+                    hashing.update(block)
+                    offset += len(block)
+            except (ConnectionError, TimeoutError) as exc:
+                cut = "connection lost after %d bytes: %s" % (offset - first, exc)
+    finally:
+        hasher = hashing.finish()
+        _remember(path, offset, hasher)
     os.utime(path)
     if cut:
         raise HttpError(400, "upload interrupted (%s); %d of %d bytes held, resume from there"
@@ -222,18 +204,21 @@ def commit_partial(path: str, final_path: str, client_digest, total):
 def stream_with_digest(stream, handle, length):
     """Copy ``length`` bytes (None: to the end) from ``stream`` to ``handle``; returns
     ``(count, sha-256 hex)``. Raises ``EOFError`` when the body ends early."""
-    hasher = hashlib.sha256()
+    hashing = StreamHash(threaded=length is None or length >= THREAD_THRESHOLD)
     copied = 0
-    while length is None or copied < length:
-        want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - copied)
-        block = stream.read(want)
-        if not block:
-            if length is not None:
-                raise EOFError("request body ended after %d of %d bytes" % (copied, length))
-            break
-        handle.write(block)
-        hasher.update(block)
-        copied += len(block)
+    try:
+        while length is None or copied < length:
+            want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - copied)
+            block = stream.read(want)
+            if not block:
+                if length is not None:
+                    raise EOFError("request body ended after %d of %d bytes" % (copied, length))
+                break
+            handle.write(block)
+            hashing.update(block)
+            copied += len(block)
+    finally:
+        hasher = hashing.finish()
     return copied, hasher.hexdigest()
 
 

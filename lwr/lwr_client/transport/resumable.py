@@ -16,9 +16,6 @@ A digest mismatch is retried from zero ``verify_attempts`` times in all, then fa
 (Pulsar, LWR 0.2.0) is not verified, and a server that keeps no partials (it writes a one-shot
 upload whole) is simply sent the whole file again.
 """
-import base64
-import binascii
-import hashlib
 import http.client
 import json
 import logging
@@ -30,6 +27,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+from lwr.lwr_client.digests import THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
 from lwr.lwr_client.exceptions import TransportError
 from lwr.lwr_client.transport.base import AtomicDownload, BLOCK_SIZE, connection_error, http_error, mask_url
 
@@ -37,7 +35,6 @@ __all__ = ["ResumableTransfers", "DigestMismatch", "repr_digest", "parse_repr_di
 
 log = logging.getLogger(__name__)
 
-_REPR_DIGEST = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]+):")
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
 # Answers this module reads itself rather than raising.
 _HANDLED = (409, 416, 422)
@@ -51,23 +48,6 @@ class DigestMismatch(TransportError):
         self.path = path
         self.local_digest = local
         self.remote_digest = remote
-
-
-def repr_digest(hexdigest: str) -> str:
-    """The ``Repr-Digest`` value (RFC 9530) for a SHA-256 in hex."""
-    return "sha-256=:%s:" % base64.b64encode(bytes.fromhex(hexdigest)).decode("ascii")
-
-
-def parse_repr_digest(text):
-    """The SHA-256 (hex) in a ``Repr-Digest`` value, or None."""
-    match = _REPR_DIGEST.search(text or "")
-    if not match:
-        return None
-    try:
-        raw = base64.b64decode(match.group(1), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw.hex() if len(raw) == 32 else None
 
 
 class _Answer:
@@ -87,18 +67,18 @@ class _Answer:
 class _Hashing:
     """SHA-256 of a file read in order from 0; bytes read again after a resume are not hashed twice."""
 
-    def __init__(self):
-        self.hasher = hashlib.sha256()
+    def __init__(self, size):
+        self.stream = StreamHash(threaded=size >= THREAD_THRESHOLD)
         self.hashed = 0
 
     def update(self, position, block):
         end = position + len(block)
         if end > self.hashed:
-            self.hasher.update(memoryview(block)[self.hashed - position:])
+            self.stream.update(memoryview(block)[self.hashed - position:])
             self.hashed = end
 
     def hexdigest(self):
-        return self.hasher.hexdigest()
+        return self.stream.finish().hexdigest()
 
 
 class ResumableTransfers:
@@ -155,7 +135,7 @@ class ResumableTransfers:
     def _upload_once(self, urls, path, upload_id):
         """``(final answer, local digest, server digest or None)`` of one upload from zero."""
         total = os.path.getsize(path)
-        hashing = _Hashing()
+        hashing = _Hashing(total)
         progress = self._progress(path, "upload")
         state = {"offset": 0, "resumes": 0}
         upload_url = urls(upload_id, False)
@@ -180,7 +160,11 @@ class ResumableTransfers:
                                      % (path, state["offset"], offset), transient=True)
             return answer
 
-        answer = self.retry.call(attempt, "POST", upload_url)
+        try:
+            answer = self.retry.call(attempt, "POST", upload_url)
+        except BaseException:
+            hashing.stream.finish()
+            raise
         data = answer.json()
         if "complete" not in data:  # a server without resumable uploads stored it whole
             return answer, self._finish_hash(path, hashing), data.get("sha256")
@@ -258,7 +242,7 @@ class ResumableTransfers:
     def _download_once(self, url, path):
         download = AtomicDownload(path)
         progress = self._progress(path, "download")
-        state = {"received": 0, "hasher": hashlib.sha256(), "etag": None, "total": None, "digest": None}
+        state = {"received": 0, "hasher": StreamHash(threaded=True), "etag": None, "total": None, "digest": None}
 
         def attempt():
             headers = {}
@@ -277,7 +261,8 @@ class ResumableTransfers:
                         raise TransportError("GET %s: unexpected Content-Range %r"
                                              % (mask_url(url), answer.headers.get("Content-Range")), transient=False)
                 else:  # the whole file (first attempt, or the server ignored the range)
-                    state.update(received=0, hasher=hashlib.sha256())
+                    state["hasher"].finish()
+                    state.update(received=0, hasher=StreamHash(threaded=True))
                     download.handle.seek(0)
                     download.handle.truncate()
                     length = answer.headers.get("Content-Length")
@@ -290,7 +275,7 @@ class ResumableTransfers:
 
         try:
             self.retry.call(attempt, "GET", url)
-            local = state["hasher"].hexdigest()
+            local = state["hasher"].finish().hexdigest()
             if state["digest"] is not None and local != state["digest"]:
                 download.discard()
                 return local, state["digest"]
@@ -299,23 +284,23 @@ class ResumableTransfers:
                 progress(state["received"], state["received"])
             return local, state["digest"]
         except BaseException:
+            state["hasher"].finish()
             download.discard()
             raise
 
     @staticmethod
     def _receive(response, download, state, progress, url):
-        buffer = bytearray(BLOCK_SIZE)
-        view = memoryview(buffer)
         total = state["total"]
         if progress is not None:
             progress(state["received"], total)
         try:
             while True:
-                count = response.readinto(buffer)
-                if not count:
+                block = response.read(BLOCK_SIZE)  # a new bytes object: the hashing thread keeps it
+                if not block:
                     break
-                download.write(view[:count])
-                state["hasher"].update(view[:count])
+                count = len(block)
+                download.write(block)
+                state["hasher"].update(block)
                 state["received"] += count
                 if progress is not None and state["received"] != total:
                     progress(state["received"], total)
