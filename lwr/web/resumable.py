@@ -55,6 +55,11 @@ _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-(\d+)|\*)/(\d+)$")
 # path of a partial -> (bytes hashed, hash object): the hash state between two requests.
 _STATES = {}
 _LOCK = threading.Lock()
+# path of a partial -> the lock its writer holds: a resumed request may arrive while the
+# handler of the cut one is still draining what the network had buffered.
+_WRITERS = {}
+#: How long a request waits for an earlier writer of the same partial to finish.
+WRITER_WAIT_SECONDS = 30.0
 
 
 def check_upload_id(upload_id: str) -> str:
@@ -122,14 +127,31 @@ def _remember(path, offset, hasher):
 def _forget(path):
     with _LOCK:
         _STATES.pop(path, None)
+        _WRITERS.pop(path, None)
+
+
+def _writer_lock(path):
+    with _LOCK:
+        return _WRITERS.setdefault(path, threading.Lock())
 
 
 def append_to_partial(path: str, stream, length, first: int, total: int):
     """Append ``length`` body bytes at ``first`` (which must be the partial's size; 409 with the
     size otherwise). Returns ``(new offset, hexdigest when complete or None)``.
 
-    A body that ends early keeps what arrived (that is the point) and answers 400.
+    A body that ends early keeps what arrived (that is the point) and answers 400. One writer
+    per partial at a time; a second waits for the first to finish.
     """
+    lock = _writer_lock(path)
+    if not lock.acquire(timeout=WRITER_WAIT_SECONDS):
+        raise OffsetMismatch(partial_offset(path))
+    try:
+        return _append(path, stream, length, first, total)
+    finally:
+        lock.release()
+
+
+def _append(path, stream, length, first, total):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     current = partial_offset(path)
     if first != current:
@@ -182,6 +204,16 @@ def commit_partial(path: str, final_path: str, client_digest, total):
     """Rename the complete partial onto ``final_path`` if its SHA-256 is ``client_digest``
     (when given); returns the server's hexdigest. 422 naming both digests otherwise (the
     partial is removed: the client starts again)."""
+    lock = _writer_lock(path)
+    if not lock.acquire(timeout=WRITER_WAIT_SECONDS):
+        raise OffsetMismatch(partial_offset(path))
+    try:
+        return _commit(path, final_path, client_digest, total)
+    finally:
+        lock.release()
+
+
+def _commit(path, final_path, client_digest, total):
     if not os.path.exists(path):
         raise HttpError(404, "no upload in progress under that upload_id")
     size = partial_offset(path)
