@@ -324,3 +324,26 @@ def test_a_bad_idle_timeout_is_refused_naming_the_option():
         with pytest.raises(ConfigurationError, match="partial_upload_idle_timeout"):
             LwrApp._partial_upload_idle_timeout({"partial_upload_idle_timeout": value})
     assert LwrApp._partial_upload_idle_timeout({"partial_upload_idle_timeout": "60"}) == 60.0
+
+
+# -- remote_transfer (the server pulls from Galaxy's job files API) -------------------------------
+def test_remote_transfer_pull_from_galaxy_survives_a_cut_but_is_not_verified(tmp_path, caplog):
+    """The Galaxy stand-in, like Galaxy's job files API, sends no digest and no ETag: the pull
+    starts over after a cut (documented) and logs its SHA-256 unverified."""
+    from lwr.lwr_client.actions import RemoteTransferAction
+    from test.support.files_server import FilesServer
+
+    root = tmp_path / "galaxy"
+    root.mkdir()
+    digest = make_file(root / "in.dat", 8 * MIB)
+    with FilesServer(root) as galaxy:
+        proxy = FaultyProxy(("127.0.0.1", galaxy.port), faults=[Fault("down", cut=4 * MIB)]).start()
+        endpoint = galaxy.url.replace(":%d/" % galaxy.port, ":%d/" % proxy.port)
+        action = RemoteTransferAction(str(root / "in.dat"), "input", files_endpoint=endpoint)
+        target = tmp_path / "job" / "in.dat"
+        with caplog.at_level(logging.DEBUG, logger="lwr.lwr_client.transport.resumable"):
+            action.write_to_path(str(target))
+        proxy.close()
+    assert sha256_of(target) == digest
+    assert "not verified: the server sent no digest" in caplog.text and digest in caplog.text
+    assert proxy.connections == 2 and proxy.moved["down"] > 8 * MIB  # started over, as documented
