@@ -11,7 +11,7 @@ import queue
 import re
 import threading
 
-__all__ = ["repr_digest", "parse_repr_digest", "StreamHash", "THREAD_THRESHOLD"]
+__all__ = ["repr_digest", "parse_repr_digest", "StreamHash", "THREAD_THRESHOLD", "QUEUE_DEPTH"]
 
 _REPR_DIGEST = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]+):")
 
@@ -50,7 +50,9 @@ def parse_repr_digest(text):
 
 class StreamHash:
     """A SHA-256 fed block by block, on a helper thread when ``threaded``. Blocks handed to
-    :meth:`update` must not change afterwards (pass ``bytes``, not a reused buffer).
+    :meth:`update` must not change until the thread is done with them: at most
+    ``QUEUE_DEPTH`` wait in the queue and one is being hashed, so a caller may rotate
+    through ``QUEUE_DEPTH + 2`` buffers.
     Always call :meth:`finish` (it stops the thread), even when the transfer failed."""
 
     def __init__(self, hasher=None, threaded: bool = False):

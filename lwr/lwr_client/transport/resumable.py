@@ -27,7 +27,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from lwr.lwr_client.digests import THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
+from lwr.lwr_client.digests import QUEUE_DEPTH, THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
 from lwr.lwr_client.exceptions import TransportError
 from lwr.lwr_client.transport.base import AtomicDownload, BLOCK_SIZE, connection_error, http_error, mask_url
 
@@ -293,12 +293,19 @@ class ResumableTransfers:
         total = state["total"]
         if progress is not None:
             progress(state["received"], total)
+        # The hashing thread reads a block after this loop has moved on, so blocks rotate through
+        # a pool larger than what the thread can hold (its queue plus the block it is hashing):
+        # a buffer is refilled only after the thread has finished with it.
+        pool = [bytearray(BLOCK_SIZE) for _ in range(QUEUE_DEPTH + 2)]
+        turn = 0
         try:
             while True:
-                block = response.read(BLOCK_SIZE)  # a new bytes object: the hashing thread keeps it
-                if not block:
+                buffer = pool[turn % len(pool)]
+                turn += 1
+                count = response.readinto(buffer)
+                if not count:
                     break
-                count = len(block)
+                block = memoryview(buffer)[:count]
                 download.write(block)
                 state["hasher"].update(block)
                 state["received"] += count
