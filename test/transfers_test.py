@@ -347,3 +347,23 @@ def test_remote_transfer_pull_from_galaxy_survives_a_cut_but_is_not_verified(tmp
     assert sha256_of(target) == digest
     assert "not verified: the server sent no digest" in caplog.text and digest in caplog.text
     assert proxy.connections == 2 and proxy.moved["down"] > 8 * MIB  # started over, as documented
+
+
+def test_a_body_cut_short_keeps_what_arrived_and_answers_408(server):
+    import socket
+    server.json("POST", "jobs", {"job_id": "short1"})
+    query = "name=s.dat&type=input&upload_id=u1&private_key=" + TOKEN
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        # more than the front door reads ahead for small bodies (those are resent whole)
+        sock.sendall(("POST /jobs/short1/files?%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                      % (query, MIB)).encode("ascii") + b"x" * 300000)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while True:
+            block = sock.recv(65536)
+            if not block:
+                break
+            answer += block
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert server.json("GET", "jobs/short1/files/offset", {"name": "s.dat", "type": "input", "upload_id": "u1"}) \
+        == {"offset": 300000}

@@ -139,7 +139,8 @@ def append_to_partial(path: str, stream, length, first: int, total: int):
     """Append ``length`` body bytes at ``first`` (which must be the partial's size; 409 with the
     size otherwise). Returns ``(new offset, hexdigest when complete or None)``.
 
-    A body that ends early keeps what arrived (that is the point) and answers 400. One writer
+    A body that ends early keeps what arrived (that is the point) and answers 408 (a client
+    retries that: it asks for the offset and sends the rest). One writer
     per partial at a time; a second waits for the first to finish.
     """
     lock = _writer_lock(path)
@@ -180,14 +181,14 @@ def _append(path, stream, length, first, total):
                     handle.write(block)
                     hashing.update(block)
                     offset += len(block)
-            except (ConnectionError, TimeoutError) as exc:
+            except (EOFError, ConnectionError, TimeoutError) as exc:  # EOFError: LWR's server, body cut
                 cut = "connection lost after %d bytes: %s" % (offset - first, exc)
     finally:
         hasher = hashing.finish()
         _remember(path, offset, hasher)
     os.utime(path)
     if cut:
-        raise HttpError(400, "upload interrupted (%s); %d of %d bytes held, resume from there"
+        raise HttpError(408, "upload interrupted (%s); %d of %d bytes held, resume from there"
                         % (cut, offset, total))
     return offset, (hasher.hexdigest() if offset == total else None)
 
