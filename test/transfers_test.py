@@ -73,8 +73,9 @@ def server(lwr_server_factory):
     return lwr_server_factory(app_conf={"private_key": TOKEN})
 
 
-def job_client(url, job_id, attempts=8):
-    transport = UrllibTransport(timeout=60, retry=RetryPolicy(attempts=attempts, delay=0.2, max_delay=1.0))
+def job_client(url, job_id, attempts=8, progress=None):
+    transport = UrllibTransport(timeout=60, retry=RetryPolicy(attempts=attempts, delay=0.2, max_delay=1.0),
+                                progress=progress)
     destination = {"url": url, "private_token": TOKEN}
     client = JobClient(destination, job_id, HttpLwrInterface(destination, transport))
     client.setup()
@@ -100,7 +101,9 @@ def test_upload_cut_resumes_and_arrives_whole(server, tmp_path, size, cut):
     source = tmp_path / "big.dat"
     digest = make_file(source, size)
     proxy = proxied(server)
-    client = job_client("http://127.0.0.1:%d/" % proxy.port, "up1")
+    reports = []
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "up1",
+                        progress=lambda path, direction: lambda done, total: reports.append((done, total)))
     proxy.add_fault(Fault("up", cut=int(size * cut)))
     final = server_path(server, "up1", "inputs", "big.dat")
     watcher = Watcher(final, size)
@@ -116,6 +119,10 @@ def test_upload_cut_resumes_and_arrives_whole(server, tmp_path, size, cut):
     assert proxy.moved["up"] <= 1.1 * size, "sent %d bytes for a %d byte file" % (proxy.moved["up"], size)
     assert watcher.wrong == set(), "partial sizes seen under the final name: %s" % watcher.wrong
     assert partials(server, "up1") == []
+    # the progress callback: from 0, back to the held offset (not 0) on resume, done at the end
+    starts = [done for index, (done, _) in enumerate(reports) if index and done < reports[index - 1][0]]
+    assert reports[0] == (0, size) and reports[-1] == (size, size)
+    assert len(starts) == 1 and 0 < starts[0] <= size * cut, starts
 
 
 @pytest.mark.parametrize("size", SIZES)
