@@ -374,3 +374,24 @@ def test_a_body_cut_short_keeps_what_arrived_and_answers_408(server):
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert server.json("GET", "jobs/short1/files/offset", {"name": "s.dat", "type": "input", "upload_id": "u1"}) \
         == {"offset": 300000}
+
+
+def test_a_corrupting_link_fails_the_job_collection_naming_the_output_and_both_digests(server, tmp_path):
+    """What Galaxy's runner turns into the job's failure: finish_job's failures."""
+    from lwr.lwr_client import ClientOutputs, LwrOutputs, finish_job
+
+    proxy = proxied(server)
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "collect1")
+    output = server_path(server, "collect1", "outputs", "dataset_1.dat")
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    digest = make_file(output, 2 * MIB)
+    proxy.always = Fault("down", corrupt=MIB)
+    (tmp_path / "galaxy").mkdir()
+    target = tmp_path / "galaxy" / "dataset_1.dat"
+    failures = finish_job(client, "never", True, ClientOutputs(str(tmp_path / "galaxy"), [str(target)]),
+                          LwrOutputs([], ["dataset_1.dat"]))
+    proxy.close()
+    assert len(failures) == 1 and isinstance(failures[0], DigestMismatch)
+    message = str(failures[0])
+    assert str(target) in message and digest in message and failures[0].local_digest in message
+    assert not target.exists()
