@@ -28,7 +28,7 @@ import urllib.request
 import uuid
 
 from lwr.lwr_client.digests import QUEUE_DEPTH, THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
-from lwr.lwr_client.exceptions import TransportError
+from lwr.lwr_client.exceptions import DigestMismatch, TransportError
 from lwr.lwr_client.transport.base import AtomicDownload, BLOCK_SIZE, connection_error, http_error, mask_url
 
 __all__ = ["ResumableTransfers", "DigestMismatch", "repr_digest", "parse_repr_digest"]
@@ -38,16 +38,6 @@ log = logging.getLogger(__name__)
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
 # Answers this module reads itself rather than raising.
 _HANDLED = (409, 416, 422)
-
-
-class DigestMismatch(TransportError):
-    """The bytes that arrived are not the bytes that were sent, on every attempt."""
-
-    def __init__(self, message, path=None, local=None, remote=None, **kwds):
-        super().__init__(message, transient=False, **kwds)
-        self.path = path
-        self.local_digest = local
-        self.remote_digest = remote
 
 
 class _Answer:
