@@ -326,7 +326,7 @@ def test_ranges_on_downloads(server, tmp_path):
 
 def test_a_bad_idle_timeout_is_refused_naming_the_option():
     from lwr.core import LwrApp
-    from lwr.manager_factory import ConfigurationError
+    from lwr.options import ConfigurationError
     for value in ("soon", "0", "-5"):
         with pytest.raises(ConfigurationError, match="partial_upload_idle_timeout"):
             LwrApp._partial_upload_idle_timeout({"partial_upload_idle_timeout": value})
