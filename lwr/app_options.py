@@ -8,6 +8,14 @@ generated from :data:`APP_OPTIONS` (``docs/_ext/lwr_options.py``).
 from typing import Mapping, Optional
 
 from lwr.lwr_client.progress import parse_size
+from lwr.lwr_client.transport.retry import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BUDGET,
+    DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_JITTER,
+    DEFAULT_MAX_BACKOFF,
+    JITTERS,
+)
 from lwr.managers.options import MANAGER_OPTIONS
 from lwr.messaging.options import MESSAGE_QUEUE_OPTIONS
 from lwr.objectstore.config import load_config
@@ -24,14 +32,6 @@ from lwr.options import (
     choice,
     integer,
     number,
-)
-from lwr.lwr_client.transport.retry import (
-    DEFAULT_ATTEMPTS,
-    DEFAULT_BUDGET,
-    DEFAULT_INITIAL_BACKOFF,
-    DEFAULT_JITTER,
-    DEFAULT_MAX_BACKOFF,
-    JITTERS,
 )
 
 __all__ = ["APP_OPTIONS", "APP_SECTION", "validate_app_conf"]
@@ -94,6 +94,8 @@ _GALAXY = [
 
 _STORAGE = [
     Option("file_cache_dir", PATH, None, "Experimental input file cache shared between jobs."),
+    Option("partial_upload_idle_timeout", number(positive=True), "86400",
+           "Seconds an unfinished resumable upload may sit untouched before it is removed (docs/transfers.rst)."),
     Option("object_store_config_file", PATH, None,
            "Serve a Galaxy object store (XML or YAML config) at /objects/...; unset: no object store."),
     Option("object_store_file_path", PATH, "database/files",
