@@ -43,7 +43,7 @@ def cut_available() -> bool:
 def _client(url, token, verify=None):
     """A job client for job ``bench`` whose transport retries quickly (a cut is retried at once)
     and verifies as asked (``None``: the transport's default)."""
-    kwds = {"retry": RetryPolicy(initial_backoff=0.05, max_backoff=1.0, budget=120), "timeout": 300}
+    kwds = {"retry": RetryPolicy(initial_backoff=0.05, max_backoff=1.0, budget=300), "timeout": 60}
     if verify is not None:
         kwds["verify"] = verify
     destination = {"url": url, "private_token": token}
