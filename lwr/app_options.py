@@ -8,6 +8,14 @@ generated from :data:`APP_OPTIONS` (``docs/_ext/lwr_options.py``).
 from typing import Mapping, Optional
 
 from lwr.lwr_client.progress import parse_size
+from lwr.lwr_client.transport.retry import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BUDGET,
+    DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_JITTER,
+    DEFAULT_MAX_BACKOFF,
+    JITTERS,
+)
 from lwr.managers.options import MANAGER_OPTIONS
 from lwr.messaging.options import MESSAGE_QUEUE_OPTIONS
 from lwr.objectstore.config import load_config
@@ -22,6 +30,7 @@ from lwr.options import (
     Option,
     OptionSet,
     choice,
+    integer,
     number,
 )
 
@@ -96,11 +105,26 @@ _STORAGE = [
     Option("object_store_umask", OCTAL, None, "Umask for files and directories the store creates."),
 ]
 
+#: The retry budget of the server's own requests (remote_transfer to and from Galaxy's job files API).
+_TRANSFERS = [
+    Option("retry_max_attempts", integer(1), DEFAULT_ATTEMPTS,
+           "Most attempts per remote_transfer request, the first included."),
+    Option("retry_initial_backoff", number(minimum=0), DEFAULT_INITIAL_BACKOFF,
+           "Seconds of the first wait before a retry; each further wait may be twice as long."),
+    Option("retry_max_backoff", number(minimum=0), DEFAULT_MAX_BACKOFF,
+           "Longest wait in seconds between two attempts."),
+    Option("retry_budget", number(minimum=0), DEFAULT_BUDGET,
+           "Seconds after a request's first attempt when no further attempt starts (0: no time limit); "
+           "the default rides out a restart of Galaxy."),
+    Option("retry_jitter", choice(*JITTERS), DEFAULT_JITTER,
+           "Spreading of the waits: full, decorrelated or none (see Retry budgets)."),
+]
+
 #: Keys PasteDeploy, uWSGI or an older sample put into [app:main] that are not options.
 _STRUCTURAL = ("use", "paste.app_factory", "paste.filter_factory", "paste.composite_factory",
                "filter-with", "here", "__file__")
 
-APP_OPTIONS = OptionSet("app", _GENERAL + _TOOLS + _GALAXY + _STORAGE + MESSAGE_QUEUE_OPTIONS,
+APP_OPTIONS = OptionSet("app", _GENERAL + _TOOLS + _GALAXY + _STORAGE + _TRANSFERS + MESSAGE_QUEUE_OPTIONS,
                         ignored_keys=_STRUCTURAL, where_documented="see docs/configure.rst",
                         title="[app:main]")
 

@@ -6,6 +6,7 @@ from lwr.app_options import validate_app_conf
 from lwr.health import HealthCheck
 from lwr.lifecycle import Threads
 from lwr.locks import LockManager
+from lwr.lwr_client.transport.retry import RetryPolicy, set_default_retry
 from lwr.manager_factory import build_managers
 from lwr.managers.base import leftovers
 from lwr.managers.base.reaper import DirectoryReaper
@@ -52,6 +53,7 @@ class LwrApp:
         os.makedirs(self.persistence_directory, exist_ok=True)
         self.partial_upload_idle_timeout = self._partial_upload_idle_timeout(conf)
         retention_policy = self._build_retention_policy(conf)
+        self.retry_policy = self._build_retry_policy(conf)
         self.health = self._build_health_check(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
@@ -108,6 +110,18 @@ class LwrApp:
             return RetentionPolicy.from_config(conf)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+
+    @staticmethod
+    def _build_retry_policy(conf):
+        """The retry budget of this server's own HTTP requests (``remote_transfer`` actions to and
+        from Galaxy's job files API): ``retry_*`` options over the built-in defaults."""
+        set_default_retry(None)
+        try:
+            policy = RetryPolicy.from_environ().with_params(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        set_default_retry(policy)
+        return policy
 
     def _build_health_check(self, conf):
         try:
