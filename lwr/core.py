@@ -8,6 +8,7 @@ from lwr.manager_factory import ConfigurationError, build_managers
 from lwr.managers.base import leftovers
 from lwr.managers.retention import JobReaper, RetentionPolicy
 from lwr.managers.util.metrics import JobMetrics
+from lwr.metrics import build_metrics
 from lwr.tools.authorization import get_authorizer
 from lwr.tools.deps import DependencyManager
 from lwr.tools.restrictions import POLICY_OPTIONS, RestrictionPolicy
@@ -38,6 +39,7 @@ class LwrApp:
         os.makedirs(self.persistence_directory, exist_ok=True)
         retention_policy = self._build_retention_policy(conf)
         self.health = self._build_health_check(conf)
+        self.metrics = self._build_metrics(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
@@ -66,6 +68,17 @@ class LwrApp:
             return RetentionPolicy.from_config(conf)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+
+    def _build_metrics(self, conf):
+        try:
+            return build_metrics(self, conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @property
+    def loopback_open_routes(self):
+        """Routes served without the token to requests from this host (``metrics_allow_loopback_without_token``)."""
+        return ("metrics",) if self.metrics is not None and self.metrics.allow_loopback_without_token else ()
 
     def _build_health_check(self, conf):
         try:
