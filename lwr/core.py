@@ -2,6 +2,7 @@
 import logging
 import os
 
+from lwr.app_options import validate_app_conf
 from lwr.health import HealthCheck
 from lwr.locks import LockManager
 from lwr.manager_factory import ConfigurationError, build_managers
@@ -30,6 +31,7 @@ class LwrApp:
     def __init__(self, global_conf=None, **conf):
         limit_malloc_arenas()  # before this app's threads exist (see lwr.util.malloc)
         conf = {k: v for k, v in conf.items() if v is not None}
+        validate_app_conf(conf)  # declared options only (lwr.app_options): a typo is refused, not ignored
         self.config = conf
         self.global_conf = global_conf or {}
         self.staging_directory = os.path.abspath(conf.get("staging_directory", DEFAULT_STAGING_DIRECTORY))
