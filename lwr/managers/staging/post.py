@@ -5,6 +5,8 @@ import threading
 import time
 
 from lwr.lwr_client.action_mapper import has_remote_actions
+from lwr.managers.job_state import PROXY
+from lwr.managers.job_state import facts as F
 from lwr.paths import InvalidPath
 
 __all__ = ["postprocess", "needs_postprocess", "realized_dynamic_file_sources", "PUSHED_OUTPUTS"]
@@ -16,7 +18,7 @@ MAXIMUM_DYNAMIC_FILE_SOURCE_SIZE = 8 * 1024 * 1024
 #: Job metadata: the destinations already pushed, so stage-out resumed after a restart sends
 #: each file once (Galaxy's job files API appends to an existing tool_stdout / tool_stderr;
 #: a retry of one of those after a lost answer is guarded by lwr_client.transport.appending).
-PUSHED_OUTPUTS = "pushed_outputs"
+PUSHED_OUTPUTS = F.PUSHED_OUTPUTS
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ def postprocess(job_directory, staging_config, observe=None) -> list:
 def realized_dynamic_file_sources(job_directory) -> list:
     """Each ``dynamic_file_sources`` entry of the submit whose file the job wrote in ``working/``,
     with its text as ``contents`` (clients collect the files a galaxy.json names)."""
-    launch_config = job_directory.load_metadata("launch_config") or {}
+    launch_config = job_directory.state(PROXY).launch_config()
     realized = []
     for source in launch_config.get("dynamic_file_sources") or []:
         try:
@@ -80,7 +82,7 @@ class _ServerOutputCollector:
 
     def __init__(self, job_directory):
         self.job_directory = job_directory
-        self.pushed = set(job_directory.load_metadata(PUSHED_OUTPUTS) or [])
+        self.pushed = set(job_directory.state(PROXY).get(PUSHED_OUTPUTS) or [])
         self._lock = threading.Lock()
 
     def collect_output(self, results_collector, output_type, action, name):
@@ -103,5 +105,5 @@ class _ServerOutputCollector:
             self.observe("out", output_type, os.path.getsize(path), time.monotonic() - started)
         with self._lock:
             self.pushed.add(destination)
-            self.job_directory.store_metadata(PUSHED_OUTPUTS, sorted(self.pushed))
+            self.job_directory.state(PROXY).set(PUSHED_OUTPUTS, sorted(self.pushed))
         return True
