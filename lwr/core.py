@@ -60,6 +60,8 @@ class LwrApp:
         self.dependency_manager = self._build_dependency_manager(conf)
         self.job_metrics = self._build_job_metrics(conf)
         self.managers = build_managers(self, conf)
+        if self.metrics is not None:
+            self.metrics.watch_managers(self.managers, self.staging_directory)
         self.file_cache = self._build_file_cache(conf)
         self.message_queue_binding = None
         if conf.get("message_queue_url"):

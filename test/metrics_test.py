@@ -18,6 +18,7 @@ TOKEN = "metrics-token-2468"
 INPUT_SIZES = (1000, 23456)
 OK_JOBS = 3
 FAILED_JOBS = 2
+RUN_SECONDS = 1.2
 
 
 def scrape(server, token=True, headers=None):
@@ -56,8 +57,9 @@ def run_ok_job(server, job_id):
         server.json("POST", "jobs/%s/files" % job_id, {"name": name, "type": "input"}, data=b"x" * size)
         names.append(name)
     job_directory = "%s/%s" % (server.staging_directory, job_id)
-    command = "cat %s > %s/outputs/out.dat" % (" ".join("%s/inputs/%s" % (job_directory, n) for n in names),
-                                              job_directory)
+    # the sleep: the monitor (every 0.5 s) sees the job running, so it has a queue wait and a run time
+    command = "cat %s > %s/outputs/out.dat; sleep %s" % (
+        " ".join("%s/inputs/%s" % (job_directory, n) for n in names), job_directory, RUN_SECONDS)
     code, body = server.request("POST", "jobs/%s/submit" % job_id, {"command_line": command})
     assert code == 200, body
     status = wait_status(server, job_id)
@@ -112,6 +114,18 @@ def test_a_workload_is_counted_exactly(lwr_server_factory):
     staged_types = {dict(labels)["type"] for name, labels in found if name == "lwr_staged_bytes_total"}
     assert staged_types == {"input", "output"}
 
+    # jobs: by state, finished by outcome, queue wait and run time of those seen running
+    assert value(found, "lwr_jobs", manager="_default_", state="complete") == OK_JOBS
+    assert value(found, "lwr_jobs", manager="_default_", state="failed") == FAILED_JOBS
+    assert sum(v for (name, _labels), v in found.items() if name == "lwr_jobs") == jobs
+    assert value(found, "lwr_jobs_finished_total", manager="_default_", outcome="complete") == OK_JOBS
+    assert value(found, "lwr_jobs_finished_total", manager="_default_", outcome="failed") == FAILED_JOBS
+    assert value(found, "lwr_job_queue_wait_seconds_count", manager="_default_") == OK_JOBS
+    assert value(found, "lwr_job_run_seconds_count", manager="_default_") == OK_JOBS
+    assert value(found, "lwr_job_run_seconds_bucket", manager="_default_", le="1.0") == 0  # each ran >= 1.2 s
+    assert value(found, "lwr_job_run_seconds_bucket", manager="_default_", le="15.0") == OK_JOBS
+    assert value(found, "lwr_scheduler_command_failures_total", manager="_default_") == 0
+
     assert value(found, "lwr_staging_disk_free_bytes") > 0
     assert value(found, "lwr_info", version=_version(), pulsar_version=_pulsar_version()) == 1
     # the scrape itself is the one request in progress, served by one busy worker of the pool
@@ -127,6 +141,41 @@ def test_a_workload_is_counted_exactly(lwr_server_factory):
     for job_id in ok_ids + failed_ids:
         assert job_id not in text
     assert "/" not in "".join(v for _name, labels in found for _key, v in labels)
+
+    # the job counts survive a restart (read once from disk), and leave with clean
+    server.stop()
+    server.start()
+    found = samples(scrape(server))
+    assert value(found, "lwr_jobs", manager="_default_", state="complete") == OK_JOBS
+    assert value(found, "lwr_jobs", manager="_default_", state="failed") == FAILED_JOBS
+    assert value(found, "lwr_jobs_finished_total", manager="_default_", outcome="complete") == 0  # a new process
+    for job_id in ok_ids + failed_ids:
+        assert server.request("DELETE", "jobs/%s" % job_id)[0] == 200
+    found = samples(scrape(server))
+    assert sum(v for (name, _labels), v in found.items() if name == "lwr_jobs") == 0
+
+
+def test_failed_scheduler_commands_are_counted_by_manager(lwr_server_factory, tmp_path, monkeypatch):
+    bin_directory = tmp_path / "bin"
+    bin_directory.mkdir()
+    qsub = bin_directory / "qsub"
+    qsub.write_text("#!/bin/sh\necho 'qsub: cannot connect to server' >&2\nexit 1\n")
+    qsub.chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (bin_directory, __import__("os").environ["PATH"]))
+    managers = "[manager:torque]\ntype = queued_cli\njob_plugin = Torque\n"
+    server = lwr_server_factory(app_conf={"private_key": TOKEN}, job_managers_ini=managers)
+    server.json("POST", "managers/torque/jobs", {"job_id": "t1"})
+    assert server.request("POST", "managers/torque/jobs/t1/submit", {"command_line": "true"})[0] == 200
+    deadline = time.monotonic() + 30
+    while server.json("GET", "managers/torque/jobs/t1/status")["complete"] != "true":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    found = samples(scrape(server))
+    assert value(found, "lwr_scheduler_command_failures_total", manager="torque") == 1
+    assert value(found, "lwr_jobs_finished_total", manager="torque", outcome="failed") == 1
+    assert value(found, "lwr_jobs", manager="torque", state="failed") == 1
+    # served under /managers/torque/ or not, a route has one name
+    assert value(found, "lwr_http_requests_total", route="status", method="GET", status="200") >= 1
 
 
 def test_metrics_need_the_token(lwr_server_factory):

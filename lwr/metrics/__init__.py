@@ -92,6 +92,19 @@ class AppMetrics:
     def scheduler_command_failed(self, manager_name: str) -> None:
         self.scheduler_failures.labels(manager_name).inc()
 
+    def watch_managers(self, managers: dict, staging_directory: str) -> None:
+        """Listen to the phase changes of every manager's jobs and count those already on disk
+        (before the managers start); report what the managers stage themselves."""
+        from lwr.metrics.jobs import JobPhaseMetrics  # here: it loads the job-state module
+
+        listener = JobPhaseMetrics(self)
+        started = time.monotonic()
+        counted = listener.count_existing(staging_directory, managers)
+        log.info("metrics: %d jobs on disk counted in %.2fs", counted, time.monotonic() - started)
+        for manager in managers.values():
+            manager.add_phase_listener(listener)
+            manager.staging_observer = self.staged
+
     def watch_server(self, server) -> None:
         """Report ``server``'s connections and workers (LWR's own runner calls this at start)."""
         self._servers.append(server)
@@ -106,22 +119,29 @@ class AppMetrics:
 
 
 class JobCounts:
-    """Jobs by manager and phase, moved as jobs change phase (so a scrape never walks the disk)."""
+    """Jobs by manager and phase, kept in memory as jobs are set up, change phase and go, so a
+    scrape never walks the job directories. One small entry per job on disk (a job counted
+    twice, or removed twice - retention tells every manager - stays counted once)."""
 
     def __init__(self):
         self._lock = threading.Lock()
+        self._jobs = {}  # job id -> (manager, phase)
         self._counts = {}  # (manager, phase) -> count
 
-    def moved(self, manager: str, previous: Optional[str], phase: Optional[str]) -> None:
-        """A job of ``manager`` left ``previous`` (None: it is new) for ``phase`` (None: it is gone)."""
+    def set(self, job_id: str, manager: str, phase: str) -> None:
         with self._lock:
-            if previous is not None:
-                key = (manager, previous)
-                left = self._counts.get(key, 0) - 1
-                self._counts[key] = max(left, 0)
-            if phase is not None:
-                key = (manager, phase)
-                self._counts[key] = self._counts.get(key, 0) + 1
+            self._drop(job_id)
+            self._jobs[job_id] = (manager, phase)
+            self._counts[(manager, phase)] = self._counts.get((manager, phase), 0) + 1
+
+    def remove(self, job_id: str) -> None:
+        with self._lock:
+            self._drop(job_id)
+
+    def _drop(self, job_id):
+        key = self._jobs.pop(job_id, None)
+        if key is not None:
+            self._counts[key] -= 1
 
     def snapshot(self) -> dict:
         with self._lock:
