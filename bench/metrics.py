@@ -102,12 +102,17 @@ def main(argv=None):
     work = tempfile.mkdtemp(prefix="lwr-bench-metrics-")
     result = {}
     try:
-        server = LwrServer(os.path.join(work, "many"), log_level="WARNING").start()
+        server = LwrServer(os.path.join(work, "many"), log_level="INFO").start()
         try:
             empty, _size, _text = time_scrapes(server, args.scrapes)
             setup_seconds = setup_jobs(server, args.setup_jobs)
             full, size, text = time_scrapes(server, args.scrapes)
             on_disk = len([name for name in os.listdir(server.staging_directory) if name.startswith("many")])
+            server.stop()
+            server.start()  # the job counts are read from disk once, at start
+            counted = [line for line in server.log().splitlines() if "jobs on disk counted" in line]
+            restarted, _size, restarted_text = time_scrapes(server, args.scrapes)
+            assert restarted_text.count('state="accepted"} %d.0' % on_disk) == 1, "counts differ after a restart"
         finally:
             server.stop()
         accepted = [line for line in text.splitlines() if line.startswith("lwr_jobs{")]
@@ -118,6 +123,8 @@ def main(argv=None):
         print("scrape, no jobs:      median %.2f ms  max %.2f ms" % (1000 * statistics.median(empty), 1000 * max(empty)))
         print("scrape, %5d jobs:    median %.2f ms  max %.2f ms  (%d bytes)"
               % (on_disk, 1000 * statistics.median(full), 1000 * max(full), size))
+        print("after a restart:      %s; scrape median %.2f ms"
+              % (counted[-1].split("metrics: ", 1)[-1] if counted else "?", 1000 * statistics.median(restarted)))
         result.update(jobs_on_disk=on_disk, scrape_empty_median_ms=1000 * statistics.median(empty),
                       scrape_median_ms=1000 * statistics.median(full), scrape_max_ms=1000 * max(full))
 
