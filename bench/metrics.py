@@ -4,12 +4,13 @@
 1. A server (metrics on) gets ``--setup-jobs`` jobs set up through its API (``POST /jobs``,
    each a job directory on disk); ``/metrics`` is scraped ``--scrapes`` times before and
    after, and the times printed.
-2. The ``bench/throughput.py`` workload (3 inputs of 1 MiB uploaded, ``cat``, polled,
+2. ``--polls`` status requests on one connection, metrics on vs off (the per-request cost);
+3. The ``bench/throughput.py`` workload (3 inputs of 1 MiB uploaded, ``cat``, polled,
    output downloaded, cleaned) runs against a server with ``metrics = true`` and one with
    ``metrics = false``, alternately for ``--rounds`` rounds; the median jobs/s of each and
    their ratio are printed.
 
-    .venv/bin/python bench/metrics.py [--setup-jobs 10000] [--scrapes 20] [--jobs 40] [--rounds 3]
+    .venv/bin/python bench/metrics.py [--setup-jobs 10000] [--scrapes 20] [--jobs 60] [--rounds 5] [--polls 3000]
 """
 import argparse
 import http.client
@@ -90,12 +91,35 @@ def throughput(work, inputs, metrics, jobs, in_flight, poll, label, first_index)
     return jobs / elapsed
 
 
+def status_polls(work, metrics, polls, label):
+    """Status requests per second on one kept-alive connection: the per-request cost of metrics,
+    without job execution to hide it."""
+    server = LwrServer(os.path.join(work, "polls-%s" % label), app_conf={"metrics": "true" if metrics else "false"},
+                       log_level="WARNING").start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port)
+        connection.request("POST", "/jobs?job_id=polled", body=b"")
+        connection.getresponse().read()
+        started = time.perf_counter()
+        for _ in range(polls):
+            connection.request("GET", "/jobs/polled/status")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+        elapsed = time.perf_counter() - started
+        connection.close()
+    finally:
+        server.stop()
+    return polls / elapsed
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setup-jobs", type=int, default=10000, help="jobs on disk while scraping")
     parser.add_argument("--scrapes", type=int, default=20, help="scrapes timed before and after")
-    parser.add_argument("--jobs", type=int, default=40, help="jobs per throughput round")
-    parser.add_argument("--rounds", type=int, default=3, help="throughput rounds with metrics on and off each")
+    parser.add_argument("--jobs", type=int, default=60, help="jobs per throughput round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds with metrics on and off each")
+    parser.add_argument("--polls", type=int, default=3000, help="status requests per round")
     parser.add_argument("--in-flight", type=int, default=4)
     parser.add_argument("--poll", type=float, default=0.05, help="seconds between status polls")
     args = parser.parse_args(argv)
@@ -144,6 +168,18 @@ def main(argv=None):
                                   first_index * args.jobs)
                 rates[metrics].append(rate)
                 print("round %d, metrics %-3s  %6.2f jobs/s" % (round_number, "on" if metrics else "off", rate))
+        polls = {True: [], False: []}
+        for round_number in range(args.rounds):
+            for metrics in ((True, False) if round_number % 2 == 0 else (False, True)):
+                rate = status_polls(work, metrics, args.polls, "%s%d" % ("on" if metrics else "off", round_number))
+                polls[metrics].append(rate)
+                print("round %d, metrics %-3s  %7.1f status requests/s" % (round_number, "on" if metrics else "off",
+                                                                          rate))
+        poll_on, poll_off = statistics.median(polls[True]), statistics.median(polls[False])
+        print("status requests, metrics on   median %7.1f /s" % poll_on)
+        print("status requests, metrics off  median %7.1f /s" % poll_off)
+        print("status requests ratio on/off %.3f  (cost %.1f%%)" % (poll_on / poll_off, 100 * (1 - poll_on / poll_off)))
+        result.update(status_on_per_s=poll_on, status_off_per_s=poll_off, status_ratio=poll_on / poll_off)
         on, off = statistics.median(rates[True]), statistics.median(rates[False])
         print("jobs %d x %d rounds, in flight %d, poll %.2fs" % (args.jobs, args.rounds, args.in_flight, args.poll))
         print("metrics on   median %6.2f jobs/s" % on)
