@@ -241,3 +241,4 @@ def _pulsar_version():
     import lwr
     return lwr.PULSAR_VERSION
 
+
