@@ -4,7 +4,8 @@
 1. A server (metrics on) gets ``--setup-jobs`` jobs set up through its API (``POST /jobs``,
    each a job directory on disk); ``/metrics`` is scraped ``--scrapes`` times before and
    after, and the times printed.
-2. ``--polls`` status requests on one connection, metrics on vs off (the per-request cost);
+2. the metrics middleware's cost per request, in process; then ``--polls`` status requests
+   on one connection, metrics on vs off (the per-request cost through a real server);
 3. The ``bench/throughput.py`` workload (3 inputs of 1 MiB uploaded, ``cat``, polled,
    output downloaded, cleaned) runs against a server with ``metrics = true`` and one with
    ``metrics = false``, alternately for ``--rounds`` rounds; the median jobs/s of each and
@@ -113,6 +114,33 @@ def status_polls(work, metrics, polls, label):
     return polls / elapsed
 
 
+def middleware_cost(rounds=5, calls=50000):
+    """Microseconds the metrics middleware adds to one request, in process (no sockets, no
+    server: the steady figure the noisy end-to-end rates cannot give)."""
+    from lwr.metrics import AppMetrics
+    from lwr.metrics.http import MetricsMiddleware
+
+    def bare(environ, start_response):
+        environ["lwr.route"] = "status"
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"{}"]
+
+    wrapped = MetricsMiddleware(bare, AppMetrics())
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/jobs/j/status", "CONTENT_LENGTH": "0", "wsgi.input": None}
+
+    def per_call(app):
+        started = time.perf_counter()
+        for _ in range(calls):
+            body = app(dict(environ), lambda status, headers, exc_info=None: None)
+            for _chunk in body:
+                pass
+            getattr(body, "close", lambda: None)()
+        return (time.perf_counter() - started) / calls * 1e6
+
+    costs = [per_call(wrapped) - per_call(bare) for _ in range(rounds)]
+    return statistics.median(costs)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setup-jobs", type=int, default=10000, help="jobs on disk while scraping")
@@ -168,6 +196,9 @@ def main(argv=None):
                                   first_index * args.jobs)
                 rates[metrics].append(rate)
                 print("round %d, metrics %-3s  %6.2f jobs/s" % (round_number, "on" if metrics else "off", rate))
+        cost_us = middleware_cost()
+        print("metrics middleware, in process: %.1f us per request" % cost_us)
+        result.update(middleware_us_per_request=cost_us)
         polls = {True: [], False: []}
         for round_number in range(args.rounds):
             for metrics in ((True, False) if round_number % 2 == 0 else (False, True)):

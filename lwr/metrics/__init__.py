@@ -81,8 +81,19 @@ class AppMetrics:
         self.current = CurrentState(self)
         registry.register(self.current)
         self._servers = []
+        self._http_children = {}
 
     # -- recording -----------------------------------------------------------------------------
+    def http_children(self, route: str, method: str, status: str):
+        """The request counter and duration histogram of one (route, method, status), looked
+        up once: ``labels()`` checks and locks on every call, a dict read does not."""
+        key = (route, method, status)
+        children = self._http_children.get(key)
+        if children is None:
+            children = (self.http_requests.labels(route, method, status), self.http_duration.labels(route, method))
+            self._http_children[key] = children  # a race builds the same pair twice: harmless
+        return children
+
     def staged(self, direction: str, file_type: Optional[str], size: int, seconds: float) -> None:
         file_type = file_type if file_type in ALL_PATH_TYPES else OTHER
         self.staged_bytes.labels(direction, file_type).inc(size)

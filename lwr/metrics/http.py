@@ -78,8 +78,9 @@ class _Record:
         route = environ.get(ROUTE_KEY) or "none"
         method = environ.get("REQUEST_METHOD")
         method = method if method in METHODS else OTHER
-        metrics.http_requests.labels(route, method, self.status).inc()
-        metrics.http_duration.labels(route, method).observe(seconds)
+        counter, histogram = metrics.http_children(route, method, self.status)
+        counter.inc()
+        histogram.observe(seconds)
         staging = STAGING_ROUTES.get(route)
         if staging is not None and self.status.startswith("2"):
             direction, default_type = staging
