@@ -6,12 +6,13 @@ from lwr.app_options import validate_app_conf
 from lwr.health import HealthCheck
 from lwr.lifecycle import Threads
 from lwr.locks import LockManager
-from lwr.manager_factory import ConfigurationError, build_managers
+from lwr.manager_factory import build_managers
 from lwr.managers.base import leftovers
 from lwr.managers.base.reaper import DirectoryReaper
 from lwr.managers.retention import JobReaper, RetentionPolicy
 from lwr.managers.util.metrics import JobMetrics
 from lwr.metrics import build_metrics
+from lwr.options import ConfigurationError
 from lwr.tools.authorization import get_authorizer
 from lwr.tools.deps import DependencyManager
 from lwr.tools.restrictions import POLICY_OPTIONS, RestrictionPolicy
