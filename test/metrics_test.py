@@ -222,6 +222,25 @@ def test_broker_down_is_reported(lwr_server_factory):
     assert ("lwr_mq_outbox_depth", (("manager", "_default_"),)) in found
 
 
+@pytest.mark.amqp
+def test_broker_up_and_an_empty_outbox_are_reported(lwr_server_factory):
+    from test.amqp_harness_test import BROKER_URL, delete_queues, random_manager_name, require_broker
+
+    require_broker()
+    name = random_manager_name("metrics")
+    managers = "[manager:%s]\ntype = queued_python\n" % name
+    try:
+        server = lwr_server_factory(app_conf={"private_key": TOKEN, "message_queue_url": BROKER_URL},
+                                    job_managers_ini=managers)
+        found = samples(scrape(server))
+        assert value(found, "lwr_mq_broker_connected") == 1
+        assert ("lwr_mq_outbox_depth", (("manager", name),)) in found
+        assert value(found, "lwr_mq_outbox_depth", manager=name) == 0
+        server.stop()
+    finally:
+        delete_queues(name)
+
+
 def test_each_app_has_its_own_registry():
     first, second = AppMetrics(), AppMetrics()
     first.staged("in", "input", 10, 0.5)
