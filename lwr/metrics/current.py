@@ -14,6 +14,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 import lwr
+from lwr.managers.job_state import Phase
+
+#: The ``state`` values of ``lwr_jobs``: the job state machine's phases.
+PHASES = tuple(phase.value for phase in Phase)
 
 __all__ = ["CurrentState"]
 
@@ -43,11 +47,13 @@ class CurrentState(Collector):
 
     @staticmethod
     def _jobs(app, counts):
+        """Every state of every manager, 0 included (a dashboard's sum over states has no gaps);
+        jobs counted under a manager no longer configured, or none, are reported too."""
         family = GaugeMetricFamily("lwr_jobs", "Jobs on disk, by manager and state.", labels=["manager", "state"])
-        for manager in sorted(getattr(app, "managers", None) or {}):
-            for (name, state), count in sorted(counts.items()):
-                if name == manager:
-                    family.add_metric([manager, state], count)
+        managers = set(getattr(app, "managers", None) or {}) | {manager for manager, _state in counts}
+        for manager in sorted(managers):
+            for state in PHASES:
+                family.add_metric([manager, state], counts.get((manager, state), 0))
         return family
 
     @staticmethod
