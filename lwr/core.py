@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PRIVATE_KEY = None
 DEFAULT_STAGING_DIRECTORY = "lwr_staging"
 DEFAULT_PERSISTENCE_DIRECTORY = "persisted_data"
+#: Seconds before an untouched partial upload is removed (lwr.web.resumable sweeps).
+DEFAULT_PARTIAL_IDLE_TIMEOUT = 24 * 3600.0
 
 
 class LwrApp:
@@ -49,6 +51,7 @@ class LwrApp:
         self.persistence_directory = os.path.abspath(
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
+        self.partial_upload_idle_timeout = self._partial_upload_idle_timeout(conf)
         retention_policy = self._build_retention_policy(conf)
         self.health = self._build_health_check(conf)
         self.metrics = self._build_metrics(conf)
@@ -87,6 +90,21 @@ class LwrApp:
             manager.start()
         self.job_reaper.start()
         return self
+
+    @staticmethod
+    def _partial_upload_idle_timeout(conf):
+        """Seconds an unfinished resumable upload may sit untouched (``docs/transfers.rst``)."""
+        text = conf.get("partial_upload_idle_timeout")
+        if text in (None, ""):
+            return DEFAULT_PARTIAL_IDLE_TIMEOUT
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1
+        if value <= 0:
+            raise ConfigurationError("partial_upload_idle_timeout must be a positive number of seconds, not %r"
+                                     % text)
+        return value
 
     @staticmethod
     def _build_retention_policy(conf):
