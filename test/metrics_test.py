@@ -179,6 +179,29 @@ def test_failed_scheduler_commands_are_counted_by_manager(lwr_server_factory, tm
     assert value(found, "lwr_http_requests_total", route="status", method="GET", status="200") >= 1
 
 
+def test_a_resumed_upload_counts_its_bytes_once_and_its_file_once(lwr_server_factory):
+    import base64
+    import hashlib
+
+    server = lwr_server_factory(app_conf={"private_key": TOKEN})
+    server.json("POST", "jobs", {"job_id": "resumed"})
+    data = bytes(range(256)) * 40
+    upload = {"name": "big.dat", "type": "input", "upload_id": "u1"}
+    server.json("POST", "jobs/resumed/files", upload, data=data[:4000])
+    code, body = server.request("POST", "jobs/resumed/files", upload, data=data[4000:],
+                                headers={"Content-Range": "bytes 4000-%d/%d" % (len(data) - 1, len(data))})
+    assert code == 200, body
+    digest = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    code, body = server.request("POST", "jobs/resumed/files", dict(upload, commit="true"), data=b"",
+                                headers={"Repr-Digest": "sha-256=:%s:" % digest,
+                                         "Content-Range": "bytes */%d" % len(data)})
+    assert code == 200, body
+    found = samples(scrape(server))
+    assert value(found, "lwr_staged_bytes_total", direction="in", type="input") == len(data)
+    assert value(found, "lwr_staged_files_total", direction="in", type="input") == 1
+    assert value(found, "lwr_http_requests_total", route="upload_file", method="POST", status="200") == 3
+
+
 def test_metrics_need_the_token(lwr_server_factory):
     server = lwr_server_factory(app_conf={"private_key": TOKEN})
     assert server.request("GET", "metrics", token=False)[0] == 401

@@ -94,11 +94,12 @@ class AppMetrics:
             self._http_children[key] = children  # a race builds the same pair twice: harmless
         return children
 
-    def staged(self, direction: str, file_type: Optional[str], size: int, seconds: float) -> None:
+    def staged(self, direction: str, file_type: Optional[str], size: int, seconds: float, files: int = 1) -> None:
+        """``size`` bytes of ``files`` files (0: a part of a resumable upload) moved in ``seconds``."""
         file_type = file_type if file_type in ALL_PATH_TYPES else OTHER
         self.staged_bytes.labels(direction, file_type).inc(size)
         self.staged_seconds.labels(direction, file_type).inc(seconds)
-        self.staged_files.labels(direction, file_type).inc()
+        self.staged_files.labels(direction, file_type).inc(files)
 
     def scheduler_command_failed(self, manager_name: str) -> None:
         self.scheduler_failures.labels(manager_name).inc()

@@ -8,6 +8,7 @@ as files staged in and out, by their ``type``.
 import time
 
 from lwr.metrics import OTHER
+from lwr.util import asbool
 from lwr.web.framework import ROUTE_KEY  # where the framework leaves the name of the route it matched
 
 __all__ = ["MetricsMiddleware", "METHODS"]
@@ -90,7 +91,9 @@ class _Record:
                     size = self.input.bytes_read if self.input is not None else 0
             else:
                 size = self.declared_length if self.declared_length is not None else self.bytes_out
-            metrics.staged(direction, _query(environ, "type") or default_type, size, seconds)
+            # a resumable upload's parts carry its bytes; the file counts once, when committed
+            files = 1 if _query(environ, "upload_id") is None or _true(_query(environ, "commit")) else 0
+            metrics.staged(direction, _query(environ, "type") or default_type, size, seconds, files)
 
 
 class _CountingInput:
@@ -155,6 +158,13 @@ def _finish_on_close(wrapper, record):
 def _query(environ, name):
     cached = environ.get("lwr.query")  # the framework's decoding of the query string, when it parsed one
     return cached[1].get(name) if cached else None
+
+
+def _true(text) -> bool:
+    try:
+        return asbool(text, False)
+    except ValueError:
+        return False
 
 
 def _int(text):
