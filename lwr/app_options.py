@@ -63,6 +63,11 @@ _GENERAL = [
     Option("cleanup_interval", DURATION, "10m", "How often job directories are checked for retention."),
     Option("healthz_min_free_bytes", BYTES, "100M",
            "/healthz answers 503 when the file system of staging_directory has less free space; 0 disables."),
+    Option("metrics", BOOL, True,
+           "GET /metrics serves Prometheus metrics (docs/metrics.rst); false counts nothing and answers 404."),
+    Option("metrics_allow_loopback_without_token", BOOL, False,
+           "true serves /metrics without private_key to requests from a loopback address that carry no "
+           "proxy header (X-Forwarded-For, Forwarded, X-Real-IP); every other route still needs the token."),
 ]
 
 _TOOLS = [

@@ -12,6 +12,7 @@ from lwr.managers.base import leftovers
 from lwr.managers.base.reaper import DirectoryReaper
 from lwr.managers.retention import JobReaper, RetentionPolicy
 from lwr.managers.util.metrics import JobMetrics
+from lwr.metrics import build_metrics
 from lwr.options import ConfigurationError
 from lwr.tools.authorization import get_authorizer
 from lwr.tools.deps import DependencyManager
@@ -55,6 +56,7 @@ class LwrApp:
         retention_policy = self._build_retention_policy(conf)
         self.retry_policy = self._build_retry_policy(conf)
         self.health = self._build_health_check(conf)
+        self.metrics = self._build_metrics(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
@@ -64,6 +66,8 @@ class LwrApp:
         self.dependency_manager = self._build_dependency_manager(conf)
         self.job_metrics = self._build_job_metrics(conf)
         self.managers = build_managers(self, conf)
+        if self.metrics is not None:
+            self.metrics.watch_managers(self.managers, self.staging_directory)
         self.file_cache = self._build_file_cache(conf)
         self.message_queue_binding = None
         if conf.get("message_queue_url"):
@@ -122,6 +126,17 @@ class LwrApp:
             raise ConfigurationError(str(exc)) from None
         set_default_retry(policy)
         return policy
+
+    def _build_metrics(self, conf):
+        try:
+            return build_metrics(self, conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @property
+    def loopback_open_routes(self):
+        """Routes served without the token to requests from this host (``metrics_allow_loopback_without_token``)."""
+        return ("metrics",) if self.metrics is not None and self.metrics.allow_loopback_without_token else ()
 
     def _build_health_check(self, conf):
         try:

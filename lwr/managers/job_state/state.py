@@ -26,6 +26,10 @@ class JobState:
     themselves only make each single write atomic.
     """
 
+    #: ``on_change(state, previous, phase)`` after each phase change (the proxy sets it to tell
+    #: its listeners, :meth:`lwr.managers.stateful.StatefulManagerProxy.add_phase_listener`).
+    on_change = None
+
     def __init__(self, path: str, job_id: str, writer: str = F.PROXY, manager: str = ""):
         self.path = path
         self.job_id = job_id
@@ -177,6 +181,8 @@ class JobState:
         for name, value in writes:
             store.write_value(self.fact_path(name), value)
         self._log(current, wanted)
+        if self.on_change is not None:
+            self.on_change(self, current, wanted)
 
     # -- the operational log line (one per phase change) ------------------------------------------
     def _log(self, previous: Phase, phase: Phase) -> None:
