@@ -82,7 +82,8 @@ def run_failing_job(server, job_id):
 
 
 def test_a_workload_is_counted_exactly(lwr_server_factory):
-    server = lwr_server_factory(app_conf={"private_key": TOKEN})
+    # retry_budget: the failing jobs' remote_transfer from a closed port gives up in seconds, not minutes
+    server = lwr_server_factory(app_conf={"private_key": TOKEN, "retry_budget": "1"})
     ok_ids = ["okjob%d" % i for i in range(OK_JOBS)]
     failed_ids = ["badjob%d" % i for i in range(FAILED_JOBS)]
     for job_id in ok_ids:
