@@ -1,8 +1,11 @@
 """``LwrApp``: the server's objects built from ``server.ini``'s ``[app:main]`` (spec §1.1)."""
 import logging
 import os
+import time
 
+from lwr import log_ring
 from lwr.health import HealthCheck
+from lwr.history import JobHistory
 from lwr.locks import LockManager
 from lwr.manager_factory import ConfigurationError, build_managers
 from lwr.managers.base import leftovers
@@ -28,6 +31,8 @@ class LwrApp:
 
     def __init__(self, global_conf=None, **conf):
         limit_malloc_arenas()  # before this app's threads exist (see lwr.util.malloc)
+        self.started_at = time.time()
+        self.log_ring = log_ring.install()  # the status page's last warnings and errors
         conf = {k: v for k, v in conf.items() if v is not None}
         self.config = conf
         self.global_conf = global_conf or {}
@@ -37,6 +42,7 @@ class LwrApp:
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
         retention_policy = self._build_retention_policy(conf)
+        self.job_history = self._build_job_history(conf, self.persistence_directory)
         self.health = self._build_health_check(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
@@ -64,6 +70,13 @@ class LwrApp:
     def _build_retention_policy(conf):
         try:
             return RetentionPolicy.from_config(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @staticmethod
+    def _build_job_history(conf, persistence_directory):
+        try:
+            return JobHistory.from_config(conf, persistence_directory)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
 
@@ -135,3 +148,4 @@ class LwrApp:
                 manager.shutdown(timeout)
             except Exception:
                 log.exception("shutting down manager %s failed", manager.name)
+        self.job_history.close()  # last: managers finishing jobs at shutdown still record them

@@ -1,0 +1,231 @@
+"""Job history: a summary of every finished job, kept in SQLite so that it survives restarts.
+
+One row per (manager, job id): tool, the time the job reached each phase, its final state,
+exit code, failure reason and the bytes staged in and out.  Rows are written when a job
+reaches a terminal phase (:func:`summary_from_directory` reads the job directory's facts) and
+pruned to ``job_history_max_days`` and ``job_history_max_rows``.  The file is
+``<persistence_directory>/job_history.sqlite`` unless ``job_history_file`` names another;
+``job_history_max_rows = 0`` turns the history off.
+
+Standard library only.  Each call opens its own short transaction on one connection guarded
+by a lock: writers are the manager threads finishing jobs, readers the status routes.
+"""
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from typing import List, Optional
+
+__all__ = ["JobHistory", "summary_from_directory", "DEFAULT_MAX_DAYS", "DEFAULT_MAX_ROWS", "HISTORY_OPTIONS",
+           "PHASE_FACTS"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_DAYS = 30.0
+DEFAULT_MAX_ROWS = 10000
+HISTORY_OPTIONS = ("job_history_file", "job_history_max_days", "job_history_max_rows")
+
+#: The phase each fact file marks, by the time it was written (its mtime).
+PHASE_FACTS = (("accepted", "tool_id"), ("preprocessing", "launch_config"), ("submitted", "preprocessed"),
+               ("running", "running"), ("finished", "final_status"), ("postprocessed", "postprocessed"))
+
+#: Prune at most once per this many inserts (and at start).
+_PRUNE_EVERY = 50
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    manager TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    tool_id TEXT,
+    tool_version TEXT,
+    state TEXT NOT NULL,
+    exit_code INTEGER,
+    failure_reason TEXT,
+    bytes_in INTEGER NOT NULL DEFAULT 0,
+    bytes_out INTEGER NOT NULL DEFAULT 0,
+    timestamps TEXT NOT NULL,
+    finished_at REAL NOT NULL,
+    PRIMARY KEY (manager, job_id)
+);
+CREATE INDEX IF NOT EXISTS jobs_finished_at ON jobs (finished_at);
+"""
+_COLUMNS = ("manager", "job_id", "tool_id", "tool_version", "state", "exit_code", "failure_reason",
+            "bytes_in", "bytes_out", "timestamps", "finished_at")
+
+
+class JobHistory:
+    """The store; :meth:`record` a finished job, :meth:`recent` / :meth:`totals_since` to read."""
+
+    def __init__(self, path: Optional[str], max_days: float = DEFAULT_MAX_DAYS, max_rows: int = DEFAULT_MAX_ROWS):
+        self.path = path
+        self.max_days = max_days
+        self.max_rows = max_rows
+        self._lock = threading.Lock()
+        self._inserts = 0
+        self._connection = None
+        if self.enabled:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            # One connection shared by every thread, always used under the lock.
+            self._connection = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
+            with self._lock:
+                self._connection.executescript(_SCHEMA)
+            self.prune()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.path) and self.max_rows > 0
+
+    @classmethod
+    def from_config(cls, conf: dict, persistence_directory: str) -> "JobHistory":
+        """ValueError naming the option when a value is not a number (or is negative)."""
+        path = conf.get("job_history_file") or os.path.join(persistence_directory, "job_history.sqlite")
+        max_days = _number(conf, "job_history_max_days", DEFAULT_MAX_DAYS, float)
+        max_rows = _number(conf, "job_history_max_rows", DEFAULT_MAX_ROWS, int)
+        return cls(path, max_days, max_rows)
+
+    def record(self, summary: dict) -> None:
+        """Insert (or replace: a job id set up again) one finished job's summary."""
+        if not self.enabled:
+            return
+        row = dict(summary)
+        row["timestamps"] = json.dumps(row.get("timestamps") or {}, sort_keys=True)
+        row.setdefault("finished_at", time.time())
+        values = [row.get(column) for column in _COLUMNS]
+        for index, column in enumerate(_COLUMNS):
+            if column in ("bytes_in", "bytes_out"):
+                values[index] = int(values[index] or 0)
+        with self._lock:
+            self._connection.execute("INSERT OR REPLACE INTO jobs (%s) VALUES (%s)"
+                                     % (", ".join(_COLUMNS), ", ".join("?" * len(_COLUMNS))), values)
+            self._inserts += 1
+            due = self._inserts % _PRUNE_EVERY == 0
+        if due:
+            self.prune()
+
+    def prune(self, now: Optional[float] = None) -> int:
+        """Drop rows older than ``max_days`` and the oldest past ``max_rows``; the count dropped."""
+        if not self.enabled:
+            return 0
+        cutoff = (now if now is not None else time.time()) - self.max_days * 86400
+        with self._lock:
+            dropped = self._connection.execute("DELETE FROM jobs WHERE finished_at < ?", (cutoff,)).rowcount
+            dropped += self._connection.execute(
+                "DELETE FROM jobs WHERE rowid IN (SELECT rowid FROM jobs ORDER BY finished_at DESC LIMIT -1 OFFSET ?)",
+                (self.max_rows,)).rowcount
+        return dropped
+
+    def recent(self, limit: int = 20, manager: Optional[str] = None) -> List[dict]:
+        """The latest finished jobs, newest first."""
+        if not self.enabled:
+            return []
+        query = "SELECT %s FROM jobs" % ", ".join(_COLUMNS)
+        args: list = []
+        if manager is not None:
+            query += " WHERE manager = ?"
+            args.append(manager)
+        query += " ORDER BY finished_at DESC LIMIT ?"
+        args.append(int(limit))
+        with self._lock:
+            rows = self._connection.execute(query, args).fetchall()
+        return [_as_dict(row) for row in rows]
+
+    def totals_since(self, since: float) -> dict:
+        """``{"jobs", "failed", "bytes_in", "bytes_out"}`` over jobs finished after ``since``."""
+        if not self.enabled:
+            return {"jobs": 0, "failed": 0, "bytes_in": 0, "bytes_out": 0}
+        with self._lock:
+            jobs, failed, bytes_in, bytes_out = self._connection.execute(
+                "SELECT COUNT(*), SUM(state != 'complete'), SUM(bytes_in), SUM(bytes_out) FROM jobs"
+                " WHERE finished_at >= ?", (since,)).fetchone()
+        return {"jobs": jobs or 0, "failed": failed or 0, "bytes_in": bytes_in or 0, "bytes_out": bytes_out or 0}
+
+    def count(self) -> int:
+        if not self.enabled:
+            return 0
+        with self._lock:
+            return self._connection.execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+            self.path = None  # closed: later calls are no-ops, not errors
+
+
+def _as_dict(row) -> dict:
+    entry = dict(zip(_COLUMNS, row))
+    try:
+        entry["timestamps"] = json.loads(entry["timestamps"])
+    except ValueError:
+        entry["timestamps"] = {}
+    return entry
+
+
+def _number(conf, name, default, kind):
+    value = conf.get(name)
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        number = kind(str(value).strip())
+    except ValueError:
+        raise ValueError("%s must be a %s, not %r" % (name, "whole number" if kind is int else "number", value))
+    if number < 0:
+        raise ValueError("%s must not be negative, not %r" % (name, value))
+    return number
+
+
+# -- reading a finished job's directory -----------------------------------------------------------
+def _fact(path: str, name: str):
+    try:
+        with open(os.path.join(path, name), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _mtime(path: str, name: str) -> Optional[float]:
+    try:
+        return os.lstat(os.path.join(path, name)).st_mtime
+    except OSError:
+        return None
+
+
+def _bytes_below(directory: str) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def summary_from_directory(manager: str, job_id: str, path: str, state: Optional[str] = None) -> dict:
+    """A job's summary read from the facts in its directory ``path`` (one JSON file each)."""
+    timestamps = {}
+    for phase, fact in PHASE_FACTS:
+        written = _mtime(path, fact)
+        if written is not None:
+            timestamps[phase] = round(written, 3)
+    exit_code = _fact(path, "return_code")
+    if not isinstance(exit_code, int) or isinstance(exit_code, bool):
+        exit_code = None
+    tool_id, tool_version = _fact(path, "tool_id"), _fact(path, "tool_version")
+    reason = _fact(path, "failure_reason")
+    return {
+        "manager": manager,
+        "job_id": job_id,
+        "tool_id": tool_id if isinstance(tool_id, str) else None,
+        "tool_version": tool_version if isinstance(tool_version, str) else None,
+        "state": state or _fact(path, "final_status") or "unknown",
+        "exit_code": exit_code,
+        "failure_reason": None if reason is None else str(reason),
+        "bytes_in": _bytes_below(os.path.join(path, "inputs")),
+        "bytes_out": _bytes_below(os.path.join(path, "outputs")),
+        "timestamps": timestamps,
+        "finished_at": max(timestamps.values()) if timestamps else time.time(),
+    }
