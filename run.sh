@@ -31,9 +31,11 @@ The circusd and chaussette modes were removed: chaussette has had no release sin
 was never tested with this LWR; run the server under systemd or supervisor instead
 (docs/deployment.rst).
 
-With --daemon, run.sh waits (up to LWR_START_TIMEOUT seconds, default 20) until the server
-process listens on [server:main] host:port of the config file, and exits non-zero, showing
-the end of the log, if it died or never answered. Plain `paster --daemon` exits 0 even then.
+With --daemon, run.sh first checks the configuration (python -m lwr.scripts.check_config),
+printing a mistake or a taken port in one line; then it waits (up to LWR_START_TIMEOUT
+seconds, default 20) until the server process listens on [server:main] host:port of the
+config file, and exits non-zero, showing the end of the log, if it died or never answered.
+Plain `paster --daemon` exits 0 even then.
 
 Options:
   -m, --mode MODE     paster | uwsgi | gunicorn
@@ -307,6 +309,8 @@ case "$MODE" in
         if [ "$DAEMON" = 0 ]; then
             exec paster serve "$CONFIG" ${ARGS[@]+"${ARGS[@]}"}
         fi
+        # A configuration mistake is told here, in one line, not only in the daemon's log.
+        python -m lwr.scripts.check_config "$CONFIG" || exit 1
         read -r HOST PORT < <(server_address "$CONFIG")
         remove_stale_pid_file "$PID_FILE"
         LOG_OFFSET=0

@@ -93,9 +93,11 @@ setup(
     },
     entry_points={
         "paste.app_factory": ["main = lwr.web.wsgi:app_factory"],
+        # Factories: options checked (and egg:lwr#server's port bound) before the application
+        # is built (lwr/web/httpserver.py, lwr/web/servers.py); the runner serves older installs.
+        "paste.server_factory": ["server = lwr.web.httpserver:server_factory",
+                                 "waitress = lwr.web.servers:waitress_factory"],
         "paste.server_runner": ["server = lwr.web.httpserver:server_runner"],
-        # A factory: checked before the application is built (see lwr/web/servers.py).
-        "paste.server_factory": ["waitress = lwr.web.servers:waitress_factory"],
         "console_scripts": [
             "lwr-daemon = lwr.daemon:main",
             "lwr-submit = lwr.scripts.submit:main",

@@ -1,8 +1,11 @@
 """Sphinx configuration for the LWR documentation (build: sphinx-build -W -b html docs docs/_build/html)."""
 import os
 import re
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# _ext/lwr_options.py writes the option tables from the declarations in the lwr package.
+sys.path[:0] = [os.path.join(HERE, "_ext"), os.path.dirname(HERE)]
 
 
 def _version() -> str:
@@ -17,7 +20,7 @@ copyright = "2014-2026, LWR contributors"
 release = _version()
 version = ".".join(release.split(".")[:2])
 
-extensions = []
+extensions = ["lwr_options"]
 templates_path = []
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
 master_doc = "index"

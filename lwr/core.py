@@ -4,6 +4,7 @@ import os
 import time
 
 from lwr import log_ring
+from lwr.app_options import validate_app_conf
 from lwr.health import HealthCheck
 from lwr.history import JobHistory
 from lwr.locks import LockManager
@@ -34,6 +35,7 @@ class LwrApp:
         self.started_at = time.time()
         self.log_ring = log_ring.install()  # the status page's last warnings and errors
         conf = {k: v for k, v in conf.items() if v is not None}
+        validate_app_conf(conf)  # declared options only (lwr.app_options): a typo is refused, not ignored
         self.config = conf
         self.global_conf = global_conf or {}
         self.staging_directory = os.path.abspath(conf.get("staging_directory", DEFAULT_STAGING_DIRECTORY))

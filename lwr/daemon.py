@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Optional
 
+from lwr.options import ConfigurationError
 from lwr.scripts.config import (
     ConfigError,
     LwrConfigBuilder,
@@ -143,7 +144,7 @@ def main(argv=None) -> int:
         return stop(pid_file)
     log_file = _in_root(builder.root, args.log_file, DEFAULT_LOG)
     try:
-        builder.load()  # fail before detaching when the config is unusable
+        builder.check()  # fail before detaching when the config is unusable
         existing = read_pid(pid_file)
         if existing is not None and _alive(existing):
             raise ConfigError("already running (pid %d in %s)" % (existing, pid_file))
@@ -159,6 +160,10 @@ def main(argv=None) -> int:
         signal.signal(signum, lambda *_: stop_event.set())
     try:
         app_loop(builder, stop_event)
+    except ConfigurationError as exc:  # found while building (e.g. the object store file): one line
+        print("lwr-daemon: error: %s" % exc.located(builder.ini_path, "app:%s" % builder.app_name),
+              file=sys.stderr)
+        return 1
     finally:
         if read_pid(pid_file) == os.getpid():
             _remove(pid_file)

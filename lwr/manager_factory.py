@@ -3,9 +3,12 @@ import configparser
 import importlib
 import logging
 
+from lwr.managers.options import MANAGER_OPTIONS
 from lwr.managers.stateful import StatefulManagerProxy
+from lwr.options import ConfigurationError  # re-exported: managers and tests import it from here
 
-__all__ = ["build_managers", "MANAGER_TYPES", "ConfigurationError", "DEFAULT_MANAGER_NAME"]
+__all__ = ["build_managers", "MANAGER_TYPES", "ConfigurationError", "DEFAULT_MANAGER_NAME",
+           "read_manager_sections", "validate_manager_sections"]
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +27,6 @@ MANAGER_TYPES = {
 
 #: Options read by the proxy, not the manager.
 _PROXY_OPTIONS = ("min_polling_interval",)
-
-
-class ConfigurationError(Exception):
-    """The job manager configuration cannot be used; the server refuses to start."""
 
 
 def manager_class(manager_type):
@@ -61,11 +60,38 @@ def read_manager_sections(path):
     return sections
 
 
+def validate_manager_sections(sections, path=None):
+    """Refuse (one-line :class:`ConfigurationError`) a section without a known ``type``, or
+    with an option its type does not declare (:mod:`lwr.managers.options`) or a bad value."""
+    for name, options in sections.items():
+        section = "manager:%s" % name
+        manager_type = options.get("type")
+        if not manager_type:
+            raise ConfigurationError("has no 'type'; choose one of %s" % ", ".join(sorted(MANAGER_TYPES)),
+                                     path, section, "type")
+        if manager_type not in MANAGER_TYPES:
+            raise ConfigurationError("type = %r: expected one of %s" % (manager_type, ", ".join(sorted(MANAGER_TYPES))),
+                                     path, section, "type")
+        declared = MANAGER_OPTIONS.get(manager_type)
+        if declared is None:  # a type registered at run time (tests, site plugins) declares nothing here
+            log.warning("[%s] type %s has no declared options: its options are not checked", section, manager_type)
+            continue
+        declared.validate(options, path, section)
+
+
+def check_managers_config(conf):
+    """Read and validate ``job_managers_config`` of the app options ``conf`` without building anything."""
+    config_file = conf.get("job_managers_config")
+    if config_file:
+        validate_manager_sections(read_manager_sections(config_file), config_file)
+
+
 def build_managers(app, conf):
     """Every configured manager wrapped in a :class:`StatefulManagerProxy`."""
     config_file = conf.get("job_managers_config")
     if config_file:
         sections = read_manager_sections(config_file)
+        validate_manager_sections(sections, config_file)  # all of them, before any manager starts a thread
     else:
         sections = {DEFAULT_MANAGER_NAME: {"type": "queued_python"}}
     defaults = {"debug": conf.get("debug", "false")}
@@ -76,14 +102,22 @@ def build_managers(app, conf):
         if conf.get(key):
             defaults[key] = conf[key]
     managers = {}
-    for name, options in sections.items():
-        options = dict(defaults, **options)
-        manager_type = options.pop("type", None)
-        if not manager_type:
-            raise ConfigurationError("[manager:%s] has no 'type'; choose one of %s"
-                                     % (name, ", ".join(sorted(MANAGER_TYPES))))
-        proxy_options = {k: options.pop(k) for k in _PROXY_OPTIONS if k in options}
-        manager = manager_class(manager_type)(name, app, **options)
-        managers[name] = StatefulManagerProxy(manager, persistence_directory=app.persistence_directory,
-                                              **proxy_options)
+    try:
+        for name, options in sections.items():
+            options = dict(defaults, **options)
+            manager_type = options.pop("type", None)
+            proxy_options = {k: options.pop(k) for k in _PROXY_OPTIONS if k in options}
+            try:
+                manager = manager_class(manager_type)(name, app, **options)
+            except ConfigurationError as exc:
+                raise exc.located(config_file, "manager:%s" % name)
+            managers[name] = StatefulManagerProxy(manager, persistence_directory=app.persistence_directory,
+                                                  **proxy_options)
+    except Exception:
+        for built in managers.values():  # their threads would keep the refusing process alive
+            try:
+                built.shutdown()
+            except Exception:
+                log.exception("stopping manager %s after a failed start", built.name)
+        raise
     return managers

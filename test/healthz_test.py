@@ -57,7 +57,7 @@ def test_bad_threshold_refuses_to_start(tmp_path):
     server = LwrServer(tmp_path, app_conf={"healthz_min_free_bytes": "lots"})
     with pytest.raises(RuntimeError) as raised:
         server.start(timeout=20)
-    assert "healthz_min_free_bytes must be a number of bytes" in str(raised.value)
+    assert "[app:main] healthz_min_free_bytes = 'lots': expected a number of bytes" in str(raised.value)
     assert "'lots'" in str(raised.value)
 
 

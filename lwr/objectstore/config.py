@@ -7,12 +7,34 @@ YAML form, so the stores need not know which file they came from.
 import os
 import xml.etree.ElementTree as ElementTree
 
+from lwr.options import ConfigurationError, Option, OptionSet
+
 __all__ = ["load_config", "ObjectStoreConfigError"]
 
 STORE_TYPES = ("disk", "hierarchical", "distributed")
 
+#: Galaxy settings that change nothing in how LWR stores and finds files: accepted and ignored.
+_GALAXY_ONLY = "a Galaxy setting LWR does not use"
+_IGNORED = [Option(name, deprecated=_GALAXY_ONLY) for name in ("name", "description", "private", "badges", "quota",
+                                                               "allow_selection", "device")]
 
-class ObjectStoreConfigError(ValueError):
+#: What a store may hold; anything else is refused naming the nearest known name (a typo such as
+#: ``wieght`` would otherwise silently give the default).
+XML_ATTRIBUTES = OptionSet("object store attributes", [
+    Option("type"), Option("id"), Option("weight"), Option("order"), Option("maxpctfull"), Option("store_by"),
+] + _IGNORED)
+XML_ELEMENTS = OptionSet("object store elements", [
+    Option("files_dir"), Option("extra_dir"), Option("backends"),
+] + _IGNORED)
+BACKENDS_ATTRIBUTES = OptionSet("backends attributes", [Option("maxpctfull")])
+BACKENDS_ELEMENTS = OptionSet("backends elements", [Option("backend"), Option("object_store")])
+YAML_KEYS = OptionSet("object store keys", [
+    Option("type"), Option("id"), Option("weight"), Option("order"), Option("max_percent_full"), Option("maxpctfull"),
+    Option("files_dir"), Option("extra_dirs"), Option("backends"), Option("store_by"),
+] + _IGNORED)
+
+
+class ObjectStoreConfigError(ConfigurationError):
     """The configuration file cannot be used; the message names the file and the problem."""
 
 
@@ -35,6 +57,21 @@ def load_config(path):
     return config
 
 
+def _check_names(names, known, what, where, path):
+    for name in names:
+        if known.find(name) is None:
+            nearest = known.nearest(name)
+            raise ObjectStoreConfigError("object_store_config_file %s: %s: unknown %s %r%s"
+                                         % (path, where, what, name, " (did you mean %s?)" % nearest if nearest
+                                            else "; known: " + ", ".join(o.name for o in known if not o.deprecated)))
+
+
+def _check_store_by(value, where, path):
+    if value not in (None, "", "id"):
+        raise ObjectStoreConfigError("object_store_config_file %s: %s: store_by = %r is not supported (LWR stores "
+                                     "datasets by id, as files_dir/<hash>/dataset_<id>.dat)" % (path, where, value))
+
+
 def _store_type(value, path):
     if value not in STORE_TYPES:
         raise ObjectStoreConfigError("object_store_config_file %s: object store type %r is not one of %s"
@@ -52,6 +89,11 @@ def _number(value, name, path, kind=float):
 
 
 def _from_xml(element, path):
+    where = "<%s%s>" % (element.tag, " id=%r" % element.get("id") if element.get("id") else "")
+    _check_names(element.attrib, XML_ATTRIBUTES, "attribute", where, path)
+    _check_names([child.tag for child in element if isinstance(child.tag, str)], XML_ELEMENTS, "element", where,
+                 path)
+    _check_store_by(element.get("store_by"), where, path)
     config = {
         "type": _store_type(element.get("type", "disk"), path),
         "id": element.get("id"),
@@ -71,6 +113,9 @@ def _from_xml(element, path):
     if backends is not None:
         if config["max_percent_full"] is None:
             config["max_percent_full"] = _number(backends.get("maxpctfull"), "maxpctfull", path)
+        _check_names(backends.attrib, BACKENDS_ATTRIBUTES, "attribute", "<backends>", path)
+        _check_names([c.tag for c in backends if isinstance(c.tag, str)], BACKENDS_ELEMENTS, "element",
+                     "<backends>", path)
         for child in backends:
             if child.tag in ("backend", "object_store"):
                 config["backends"].append(_from_xml(child, path))
@@ -80,6 +125,9 @@ def _from_xml(element, path):
 def _from_yaml(raw, path):
     if not isinstance(raw, dict):
         raise ObjectStoreConfigError("object_store_config_file %s: expected a mapping at the top" % path)
+    where = "store %r" % raw["id"] if raw.get("id") else "store"
+    _check_names(raw, YAML_KEYS, "key", where, path)
+    _check_store_by(raw.get("store_by"), where, path)
     extra_dirs = {}
     for extra in raw.get("extra_dirs") or []:
         extra_dirs[extra.get("type")] = extra.get("path")

@@ -12,7 +12,10 @@ import logging.config
 import os
 from typing import Optional
 
+from lwr.app_options import validate_app_conf
 from lwr.core import LwrApp
+from lwr.manager_factory import check_managers_config
+from lwr.options import ConfigurationError
 
 __all__ = ["LwrConfigBuilder", "LwrManagerConfigBuilder", "load_lwr_app", "DEFAULT_INI_PATH",
            "DEFAULT_APP", "ConfigError", "default_root"]
@@ -22,8 +25,8 @@ DEFAULT_APP = "main"
 DEFAULT_MANAGER = "_default_"
 
 
-class ConfigError(Exception):
-    """The ini file or app section cannot be used."""
+class ConfigError(ConfigurationError):
+    """The ini file or app section cannot be used (a :class:`~lwr.options.ConfigurationError`)."""
 
 
 def default_root(ini_path: str) -> str:
@@ -70,6 +73,18 @@ class LwrConfigBuilder:
         return {key: value for key, value in parser.items(section)
                 if key not in defaults and key != "use" and not key.startswith("paste.")}
 
+    def check(self, conf: Optional[dict] = None) -> dict:
+        """Validate the app options (and the job managers file they name) without building anything:
+        the typed options, or a one-line :class:`ConfigError` naming the file, section and option."""
+        conf = self.load() if conf is None else conf
+        try:
+            options = validate_app_conf(conf, self.ini_path, "app:%s" % self.app_name)
+            check_managers_config(conf)
+        except ConfigurationError as exc:
+            exc.located(self.ini_path, "app:%s" % self.app_name)
+            raise ConfigError(exc.message, exc.file, exc.section, exc.option) from None
+        return options
+
     def setup_logging(self, default_level=logging.INFO) -> None:
         """``[loggers]`` etc. of the ini file when present, else INFO to stderr."""
         parser = self._parser() if os.path.exists(self.ini_path) else None
@@ -114,4 +129,11 @@ def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **o
             if key.startswith("LWR_CONFIG_"):
                 conf[key[len("LWR_CONFIG_"):].lower()] = value
     conf.update(overrides)
-    return LwrApp(global_conf={"__file__": config_builder.ini_path, "here": config_builder.root}, **conf)
+    config_builder.check(conf)
+    try:
+        return LwrApp(global_conf={"__file__": config_builder.ini_path, "here": config_builder.root}, **conf)
+    except ConfigError:
+        raise
+    except ConfigurationError as exc:  # found while building (a manager's plugin, ...): same one line
+        exc.located(config_builder.ini_path, "app:%s" % config_builder.app_name)
+        raise ConfigError(exc.message, exc.file, exc.section, exc.option) from None

@@ -18,6 +18,7 @@ The measured comparison with the Paste-only runner and other servers is in
 """
 import collections
 import datetime
+import errno
 import logging
 import os
 import resource
@@ -27,10 +28,12 @@ import sys
 import tempfile
 import threading
 
-from lwr.util import asbool
+from lwr.options import ConfigurationError
 from lwr.web.http_head import Limits
 from lwr.web.http_loop import FrontDoor
 from lwr.web.http_worker import Exchange
+from lwr.web.exposure import note_bound
+from lwr.web.server_options import SERVER_OPTIONS, SERVER_SECTION
 
 
 def _import_paste_httpserver():
@@ -53,7 +56,7 @@ def _import_paste_httpserver():
 
 httpserver = _import_paste_httpserver()
 
-__all__ = ["server_runner", "serve", "Server", "ServerOptions", "DEFAULTS"]
+__all__ = ["server_factory", "server_runner", "serve", "Server", "DEFAULTS"]
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +137,14 @@ class Server:
     """The listening socket, the worker pool and the front door; :meth:`serve_forever` runs it."""
 
     def __init__(self, app, host="localhost", port=8913, ssl_pem=None, use_sendfile=False,
-                 threadpool_options=None, **options):
+                 threadpool_options=None, listener=None, tls_context=None, **options):
         values = {name: _option(name, options.get(name)) for name in DEFAULTS}
         self.application = app
         self.host, self.port = host, int(port)
         self.socket_timeout = values["socket_timeout"]
         self.min_rate = values["min_rate"]
         self.use_sendfile = bool(use_sendfile) and not ssl_pem  # TLS encrypts in user space
-        self.listener = _listen(host, self.port, values["request_queue_size"])
+        self.listener = listener or _listen(host, self.port, values["request_queue_size"])
         self.port = self.listener.getsockname()[1]
         workers = values["threadpool_workers"]
         pool_options = {"spawn_if_under": min(5, workers - 1), "kill_thread_limit": 86400,
@@ -155,7 +158,7 @@ class Server:
         limits = Limits(values["max_request_line"], values["max_header_size"], values["max_headers"],
                         values["max_query_parameters"])
         self.front_door = FrontDoor(self.listener, self._dispatch, limits,
-                                    ssl_context(ssl_pem) if ssl_pem else None,
+                                    tls_context or (ssl_context(ssl_pem) if ssl_pem else None),
                                     header_timeout=values["header_timeout"],
                                     keepalive_timeout=values["keepalive_timeout"],
                                     max_connections=_connection_limit(values["max_connections"]),
@@ -203,6 +206,21 @@ def _listen(host, port, backlog):
     return socket.create_server((host, port), family=family, backlog=backlog)
 
 
+def _bound(host, port):
+    """What :func:`socket.create_server` does short of ``listen()``."""
+    family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and hasattr(socket, "IPV6_V6ONLY"):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def _connection_limit(wanted):
     """``max_connections``, raising the open-file limit to fit it when the hard limit allows."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -237,23 +255,73 @@ def serve(app, host="localhost", port=8913, ssl_pem=None, start_loop=True, **opt
     return server
 
 
-def server_runner(wsgi_app, global_conf, host="localhost", port="8913", ssl_pem=None,
-                  use_sendfile="false", **kwargs):
-    """PasteDeploy ``paste.server_runner`` entry point; ``threadpool_*`` options go to Paste's pool."""
+def server_factory(global_conf, **local_conf):
+    """PasteDeploy ``paste.server_factory`` entry point (``use = egg:lwr#server``).
+
+    Runs before the application is loaded: the section is checked against
+    :data:`~lwr.web.server_options.SERVER_OPTIONS`, the certificate loaded and the port bound
+    here, so a mistake, a port in use or an unknown host ends ``paster serve`` at once with one
+    line (``SystemExit``) naming the file, the section and the option or address.
+    """
+    config_file = global_conf.get("__file__")
+    try:
+        return _prepare(config_file, local_conf)
+    except ConfigurationError as exc:
+        raise SystemExit(str(exc.located(config_file, SERVER_SECTION))) from None
+
+
+def server_runner(wsgi_app, global_conf, **local_conf):
+    """PasteDeploy ``paste.server_runner`` entry point (older installs): the same as the factory."""
+    server_factory(global_conf, **local_conf)(wsgi_app)
+
+
+def _prepare(config_file, local_conf):
+    values = SERVER_OPTIONS.validate(local_conf, config_file, SERVER_SECTION)
+    host = local_conf.get("host", "localhost")  # "" stays "": every interface
+    host = "localhost" if host is None else host.strip()
+    port = values.get("port") or 8913
+    ssl_pem = values.get("ssl_pem")
+    tls_context = None
+    if ssl_pem:
+        try:
+            tls_context = ssl_context(ssl_pem)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ConfigurationError("ssl_pem = %r: expected a PEM file holding a private key and its certificate "
+                                     "(%s)" % (ssl_pem, exc.strerror if isinstance(exc, OSError) and exc.strerror
+                                               else exc), config_file, SERVER_SECTION, "ssl_pem")
+    # Bound now, listening only once the application is built: a port in use is told before the
+    # application loads, and nothing (run.sh, lwr-server start) takes the address for a server that is up.
+    listener = bind(host, port, config_file)
+    backlog = values.get("request_queue_size") or DEFAULTS["request_queue_size"][0]
     options, threadpool_options = {}, {}
-    for key, value in kwargs.items():
+    for key, value in local_conf.items():
         if key in DEFAULTS:
             options[key] = value
         elif key.startswith("threadpool_"):
-            threadpool_options[key[len("threadpool_"):]] = _pool_option(key, value)
-        elif key not in ("use",):
-            log.warning("ignoring unknown [server:main] option %r", key)
-    serve(wsgi_app, host=host, port=port, ssl_pem=ssl_pem or None, use_sendfile=asbool(use_sendfile),
-          threadpool_options=threadpool_options, **options)
+            threadpool_options[key[len("threadpool_"):]] = values[key]
+
+    def run(wsgi_app):
+        listener.listen(backlog)
+        serve(wsgi_app, host=host, port=port, ssl_pem=ssl_pem, use_sendfile=values.get("use_sendfile", False),
+              threadpool_options=threadpool_options, listener=listener, tls_context=tls_context, **options)
+    run.listener = listener
+    return run
 
 
-def _pool_option(key, value):
+def bind(host, port, config_file=None):
+    """A socket bound to the address (not yet listening), or a one-line :class:`ConfigurationError`
+    naming the address."""
+    address = "[%s]:%s" % (host, port) if ":" in host else "%s:%s" % (host or "*", port)
     try:
-        return int(value)
-    except ValueError:
-        raise SystemExit("[server:main] %s = %r: expected a whole number" % (key, value))
+        sock = _bound(host, port)
+        note_bound(sock.getsockname()[0])
+        return sock
+    except socket.gaierror as exc:
+        raise ConfigurationError("host = %r: cannot resolve the host name (%s)" % (host, exc.strerror or exc),
+                                 config_file, SERVER_SECTION, "host") from None
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)  # "Address already in use", ...
+        if exc.errno == errno.EACCES and port < 1024:
+            reason += " (ports below 1024 need privileges)"
+        raise ConfigurationError("cannot listen on %s: %s" % (address, reason), config_file, SERVER_SECTION,
+                                 "port") from None
