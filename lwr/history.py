@@ -18,7 +18,7 @@ import threading
 import time
 from typing import List, Optional
 
-__all__ = ["JobHistory", "summary_from_directory", "DEFAULT_MAX_DAYS", "DEFAULT_MAX_ROWS", "HISTORY_OPTIONS",
+__all__ = ["JobHistory", "HistoryRecorder", "summary_from_directory", "DEFAULT_MAX_DAYS", "DEFAULT_MAX_ROWS", "HISTORY_OPTIONS",
            "PHASE_FACTS"]
 
 log = logging.getLogger(__name__)
@@ -229,3 +229,24 @@ def summary_from_directory(manager: str, job_id: str, path: str, state: Optional
         "timestamps": timestamps,
         "finished_at": max(timestamps.values()) if timestamps else time.time(),
     }
+
+
+class HistoryRecorder:
+    """Records each job of this app reaching a terminal phase (a job-state listener)."""
+
+    TERMINAL = ("complete", "failed", "cancelled", "lost")
+
+    def __init__(self, history: JobHistory, staging_directory: str):
+        self.history = history
+        self.staging_directory = os.path.abspath(staging_directory) + os.sep
+
+    def __call__(self, manager: str, job_id: str, path: str, phase: str) -> None:
+        phase = str(phase)
+        if phase not in self.TERMINAL or not self.history.enabled:
+            return
+        if not os.path.abspath(path).startswith(self.staging_directory):
+            return  # another app's job (several apps in one process: tests, the local interface)
+        try:
+            self.history.record(summary_from_directory(manager, job_id, path, phase))
+        except Exception:  # the history is a report: a failure to write it never fails the job
+            log.exception("job %s: could not record it in the job history", job_id)

@@ -37,7 +37,7 @@ _CSS = _read_static("status.css")
 _SCRIPT = _read_static("status.js").encode("utf-8")
 _CSS_HASH = base64.b64encode(hashlib.sha256(_CSS.encode("utf-8")).digest()).decode("ascii")
 CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'sha256-%s'; "
-                           "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" % _CSS_HASH)
+                           "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" % _CSS_HASH)
 _HEADERS = [("Content-Security-Policy", CONTENT_SECURITY_POLICY), ("X-Content-Type-Options", "nosniff"),
             ("Referrer-Policy", "no-referrer"), ("Cache-Control", "no-store"), ("X-Frame-Options", "DENY")]
 
@@ -56,7 +56,7 @@ def _e(value) -> str:
 def _page(title: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            "<title>%s</title><style>%s</style></head><body>%s</body></html>\n" % (_e(title), _CSS, body))
+            "<link rel=\"icon\" href=\"data:,\"><title>%s</title><style>%s</style></head><body>%s</body></html>\n" % (_e(title), _CSS, body))
 
 
 # -- login ---------------------------------------------------------------------------------------
@@ -65,7 +65,8 @@ def _wants_html(request) -> bool:
 
 
 def login_form_response(request, message):
-    """The framework's answer to a browser refused on a status route: the login form (401)."""
+    """The framework's answer to a browser refused on a status route: the login form, with
+    none of the page's data (200 on a first visit, 401 after a wrong token or an expired session)."""
     if not _wants_html(request):
         return None
     had_cookie = status_auth.COOKIE_NAME in request.cookies
@@ -76,12 +77,14 @@ def login_form_response(request, message):
         note = "<p class=\"error\">Your session has expired; enter the token again.</p>"
     # The action is relative: the form posts to the /status this page was asked for, under any
     # prefix; the token travels in the body, never in a URL.
-    body = ("<form class=\"login\" method=\"post\" action=\"%s\"><h1>LWR status</h1>%s"
+    body = ("<form class=\"login\" method=\"post\" action=\"%s\"><h1>LWR status: sign in</h1>%s"
             "<label for=\"private_key\">Token (<code>private_key</code>)</label>"
             "<input id=\"private_key\" name=\"private_key\" type=\"password\" autocomplete=\"current-password\" "
             "required autofocus><button type=\"submit\">Sign in</button></form>"
             % (_e(_own_name(request)), note))
-    response = _response(_page("LWR status: sign in", body), status=401)
+    # A first visit (GET, no session) is a normal sign-in page; a wrong token is a refusal.
+    refused = request.method == "POST" or had_cookie
+    response = _response(_page("LWR status: sign in", body), status=401 if refused else 200)
     if had_cookie:
         status_auth.clear_cookie(response, request)
     return response
