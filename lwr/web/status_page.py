@@ -153,9 +153,9 @@ def _row(cells) -> str:
 def _render(report) -> str:
     managers = [_row([m["name"], m.get("type"), ("", _badge(m.get("status", "ok"))), m["queue_depth"], m["running"]])
                 for m in report["managers"]]
-    active = [_row([j["job_id"], j["manager"], j["tool_id"] or "-", ("", _badge(j["state"])),
+    active = [_row([j["job_id"], ("hide-narrow", _e(j["manager"])), j["tool_id"] or "-", ("", _badge(j["state"])),
                     format_age(j["age_seconds"])]) for j in report["jobs"]["active"]]
-    recent = [_row([j["job_id"], j["manager"], j["tool_id"] or "-", ("", _badge(j["state"])),
+    recent = [_row([j["job_id"], ("hide-narrow", _e(j["manager"])), j["tool_id"] or "-", ("", _badge(j["state"])),
                     format_age(j["age_seconds"]), "-" if j["exit_code"] is None else j["exit_code"],
                     ("reason", _e(j["failure_reason"] or ""))]) for j in report["jobs"]["recent"]]
     errors = [_row([time.strftime("%H:%M:%S", time.localtime(e["time"])), e["level"], ("hide-narrow", _e(e["logger"])),
@@ -174,9 +174,9 @@ def _render(report) -> str:
             "managers", ["Manager", "Type", "Health", "Queued", "Running"], managers, "no managers"),
         "<section><h2>Active jobs (<span id=\"active-count\">%d</span>)</h2>%s</section>" % (
             report["jobs"]["active_count"],
-            _table("active", ["Job", "Manager", "Tool", "State", "Age"], active, "no active jobs")),
+            _table("active", ["Job", "~Manager", "Tool", "State", "Age"], active, "no active jobs")),
         "<section><h2>Recently finished</h2>%s</section>" % _table(
-            "recent", ["Job", "Manager", "Tool", "State", "Ago", "Exit", "Failure reason"], recent,
+            "recent", ["Job", "~Manager", "Tool", "State", "Ago", "Exit", "Failure reason"], recent,
             "no finished jobs yet" if report["history"]["enabled"] else "job history is off"),
         "<section class=\"grid\">",
         "<div class=\"card\"><h2>Staging disk</h2><div id=\"disk\">%s</div></div>" % _disk(report["disk"]),

@@ -84,10 +84,12 @@
     }), "no managers");
     document.getElementById("active-count").textContent = r.jobs.active_count;
     fill("active", r.jobs.active.map(function (j) {
-      return [j.job_id, j.manager, j.tool_id || "-", {node: badge(j.state)}, age(j.age_seconds)];
+      return [j.job_id, {cls: "hide-narrow", text: j.manager}, j.tool_id || "-", {node: badge(j.state)},
+              age(j.age_seconds)];
     }), "no active jobs");
     fill("recent", r.jobs.recent.map(function (j) {
-      return [j.job_id, j.manager, j.tool_id || "-", {node: badge(j.state)}, age(j.age_seconds),
+      return [j.job_id, {cls: "hide-narrow", text: j.manager}, j.tool_id || "-", {node: badge(j.state)},
+              age(j.age_seconds),
               j.exit_code === null ? "-" : j.exit_code, {cls: "reason", text: j.failure_reason || ""}];
     }), r.history.enabled ? "no finished jobs yet" : "job history is off");
     var disk = r.disk;
