@@ -19,8 +19,8 @@ from test.amqp_harness_test import (
     mq_env,
     random_manager_name,
     require_broker,
-    wait_for,
 )
+from test.support.wait import wait_for
 
 pytestmark = pytest.mark.amqp
 

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from test.amqp_harness_test import CopyJob, assert_exactly_one_complete, mq_env, wait_for
+from test.amqp_harness_test import CopyJob, assert_exactly_one_complete, mq_env
+from test.support.wait import wait_for
 
 pytestmark = [pytest.mark.amqp, pytest.mark.slow]
 

@@ -8,11 +8,9 @@ import hashlib
 import os
 import random
 import signal
-import socket
 import string
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -22,6 +20,8 @@ from lwr.lwr_client.amqp_manager import MessageQueueClientManager
 from test.support.files_server import FilesServer, _Handler
 from test.support.server import REPO_ROOT
 from test.support.services import port_open, require
+from test.support.tcp_proxy import TcpProxy
+from test.support.wait import wait_for
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 TERMINAL = ("complete", "failed", "lost", "cancelled")
@@ -62,16 +62,6 @@ def delete_queues(manager_name, url=BROKER_URL, exchanges=("lwr", "pulsar"), key
                         channel = connection.channel()
     except Exception:
         pass
-
-
-def wait_for(predicate, timeout, interval=0.05, message="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
 
 
 class DaemonProcess:
@@ -136,72 +126,11 @@ class DaemonProcess:
                 self.kill()
 
 
-class BrokerRelay:
+class BrokerRelay(TcpProxy):
     """A TCP relay from ``port`` to the broker: "the broker comes up" when it starts, "goes away" at ``cut()``."""
 
     def __init__(self, port, target=("127.0.0.1", 5672)):
-        self.port, self.target = port, target
-        self.server = None
-        self.stopping = False
-        self.sockets = []
-        self._lock = threading.Lock()
-
-    def start(self):
-        self.stopping = False
-        self.server = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, args=(self.server,), daemon=True).start()
-        return self
-
-    def _accept(self, server):
-        while not self.stopping:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:  # the broker refused this one: drop it, keep relaying the next
-                client.close()
-                continue
-            with self._lock:
-                self.sockets += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source, sink):
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def stop(self):
-        """No new connections; those open stay."""
-        self.stopping = True
-        if self.server is not None:
-            self.server.close()
-
-    def cut(self):
-        """No new connections, and every open one is dropped."""
-        self.stop()
-        with self._lock:
-            sockets, self.sockets = self.sockets, []
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            except OSError:
-                pass
+        super().__init__(target, port)
 
 
 class SlowFilesServer(FilesServer):

@@ -28,8 +28,8 @@ from test.amqp_harness_test import (
     delete_queues,
     random_manager_name,
     require_broker,
-    wait_for,
 )
+from test.support.wait import wait_for
 
 pytestmark = pytest.mark.amqp
 
@@ -228,6 +228,7 @@ def test_status_requests_are_answered_for_any_state(served, tmp_path):
     wire.publish("kill", {"job_id": "7302"})
 
 
+@pytest.mark.slow  # ~6 s: it waits for republications and for their end
 def test_server_acknowledgements_republish_until_answered(served):
     daemon, wire = served({"amqp_acknowledge": "true", "amqp_ack_republish_time": "1"})
     assert wire.exists("status_update_ack")  # declared by the LWR's consumer, as Galaxy publishes blindly

@@ -20,9 +20,9 @@ from test.amqp_harness_test import (
     delete_queues,
     random_manager_name,
     require_broker,
-    wait_for,
 )
 from test.support.server import free_port
+from test.support.wait import wait_for
 
 pytestmark = [pytest.mark.amqp, pytest.mark.slow]
 

@@ -1,9 +1,6 @@
 """AMQP over TLS (``amqp_connect_ssl_*``): a real lwr.daemon and client talk to the real RabbitMQ
 through a TLS terminator in front of it, as they would to a broker with a TLS listener."""
-import os
-import socket
 import ssl
-import threading
 
 import pytest
 
@@ -17,71 +14,38 @@ from test.amqp_harness_test import (
     delete_queues,
     random_manager_name,
     require_broker,
-    wait_for,
 )
+from test.support.tcp_proxy import TcpProxy
+from test.support.wait import wait_for
 
 pytestmark = pytest.mark.amqp
 
 
-class TlsTerminator:
+class TlsTerminator(TcpProxy):
     """Accepts TLS on a free port and forwards the plain bytes to RabbitMQ on 127.0.0.1:5672."""
 
     def __init__(self, pem):
+        super().__init__(("127.0.0.1", 5672))
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.context.load_cert_chain(pem)
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(32)
-        self.port = self.listener.getsockname()[1]
         self.handshakes = 0
         self.failed_handshakes = 0
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.start()
 
     def url(self):
         return "amqp://guest:guest@127.0.0.1:%d//" % self.port
 
-    def _accept(self):
-        while True:
-            try:
-                raw, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(raw,), daemon=True).start()
-
-    def _serve(self, raw):
+    def accepted(self, client):
         try:
-            secure = self.context.wrap_socket(raw, server_side=True)
+            secure = self.context.wrap_socket(client, server_side=True)
         except (ssl.SSLError, OSError):
             with self._lock:
                 self.failed_handshakes += 1
-            raw.close()
-            return
+            client.close()
+            return None
         with self._lock:
             self.handshakes += 1
-        upstream = socket.create_connection(("127.0.0.1", 5672))
-        threading.Thread(target=_copy, args=(upstream, secure), daemon=True).start()
-        _copy(secure, upstream)
-
-    def close(self):
-        self.listener.close()
-
-
-def _copy(source, target):
-    try:
-        while True:
-            block = source.recv(65536)
-            if not block:
-                break
-            target.sendall(block)
-    except OSError:
-        pass
-    finally:
-        for sock in (source, target):
-            try:
-                sock.close()
-            except OSError:
-                pass
+        return secure
 
 
 @pytest.fixture

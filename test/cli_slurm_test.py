@@ -1,12 +1,12 @@
 """Job plugins against the real single-node Slurm and its Torque wrappers (LocalShell)."""
 import os
-import time
 
 import pytest
 
 from lwr.managers import status
 from lwr.managers.util.cli import CliInterface, JobStatus, LocalShell, Slurm, SlurmTorque, parse_external_id
 from test.support.schedulers import slurm_available, torque_wrapper_dir, torque_wrappers_available
+from test.support import wait
 from test.support.services import require
 
 pytestmark = pytest.mark.slurm
@@ -19,13 +19,7 @@ def write_script(path, headers, body):
 
 
 def wait_for(check, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.3)
-    raise AssertionError("condition not met in %s s" % timeout)
+    return wait.wait_for(check, timeout, "the scheduler", interval=0.3)
 
 
 def submit(shell, plugin, tmp_path, body, name="lwr_test"):

@@ -14,6 +14,7 @@ from lwr.managers.util.cli.job import JobStatus, UNKNOWN
 from lwr.managers.util.condor import (build_submit_description, parse_external_id, parse_user_log,
                                       submit_params_from_options, user_log_status)
 from test.support.services import require
+from test.support.wait import eventually, wait_for_value
 
 STANDINS = os.path.join(os.path.dirname(__file__), "support", "condor_standins")
 
@@ -97,12 +98,8 @@ def run_standin(*args, cwd):
 
 
 def wait_status(log_path, cluster, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        found = user_log_status(log_path.read_text(), cluster)
-        if found.done or time.monotonic() > deadline:
-            return found
-        time.sleep(0.2)
+    return wait_for_value(lambda: user_log_status(log_path.read_text(), cluster), lambda found: found.done, timeout,
+                          "job %s to end in %s" % (cluster, log_path), interval=0.2)
 
 
 def oracle_events(log_path, cluster):
@@ -144,9 +141,7 @@ def test_standin_condor_rm_aborts_job_and_log_agrees_with_htcondor_bindings(tmp_
     (tmp_path / "job.condor.submit").write_text(build_submit_description(
         str(script), str(tmp_path / "stdout"), str(tmp_path / "stderr"), str(log), {}))
     cluster = parse_external_id(run_standin("condor_submit", "job.condor.submit", cwd=tmp_path).stdout)
-    deadline = time.monotonic() + 10
-    while user_log_status(log.read_text(), cluster).state != status.RUNNING and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(lambda: user_log_status(log.read_text(), cluster).state == status.RUNNING, 10, interval=0.2)
     removed = run_standin("condor_rm", cluster, cwd=tmp_path)
     assert removed.returncode == 0, removed.stderr
     final = user_log_status(log.read_text(), cluster)

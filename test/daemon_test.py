@@ -17,9 +17,9 @@ from test.amqp_harness_test import (
     delete_queues,
     random_manager_name,
     require_broker,
-    wait_for,
 )
 from test.support.server import REPO_ROOT, free_port
+from test.support.wait import wait_for
 
 SUBMIT = os.path.join(REPO_ROOT, "scripts", "submit.bash")
 
@@ -57,6 +57,7 @@ def test_missing_ini_is_a_one_line_error(tmp_path):
     assert "nope.ini not found" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # ~11 s: it waits through the reconnect backoff
 def test_daemonize_writes_pid_and_log_waits_for_a_down_broker_with_backoff_and_stops(tmp_path):
     port = free_port()  # nothing listens here: the broker is "down"
     _write_ini(tmp_path, message_queue_url="amqp://guest:guest@127.0.0.1:%d//" % port, amqp_reconnect_max="2")
@@ -92,6 +93,7 @@ def test_stop_without_a_running_daemon_says_so(tmp_path):
 
 
 @pytest.mark.amqp
+@pytest.mark.slow  # ~9 s
 def test_daemon_started_before_the_broker_takes_jobs_once_it_is_reachable(tmp_path):
     require_broker()
     port = free_port()

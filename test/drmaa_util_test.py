@@ -23,6 +23,7 @@ from lwr.scripts import chown_working_directory
 from lwr.scripts._common import ScriptError
 from test.support.schedulers import drmaa_problem, scheduler_env, sge_drmaa_available
 from test.support.services import require
+from test.support.wait import eventually, wait_for_value
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "test", "fixtures", "scheduler_output", "sge")
@@ -138,16 +139,16 @@ def job_attrs(tmp_path, body, **extra):
 
 
 def follow(session, job_id, timeout=40):
+    """The distinct statuses of the job until it is done."""
     seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def read():
         found = session.job_status(job_id)
         if not seen or seen[-1] != found:
             seen.append(found)
-        if found.done:
-            return seen
-        time.sleep(0.3)
-    raise AssertionError("job %s not done in %s s: %s" % (job_id, timeout, seen))
+        return found
+    wait_for_value(read, lambda found: found.done, timeout, lambda: "job %s: %s" % (job_id, seen), interval=0.3)
+    return seen
 
 
 @pytest.mark.drmaa
@@ -163,9 +164,7 @@ def test_drmaa_job_exit_7_queued_running_done(session, tmp_path):
 @pytest.mark.drmaa
 def test_drmaa_kill_running_job_reads_cancelled(session, tmp_path):
     job = session.run_job(**job_attrs(tmp_path, "sleep 60"))
-    deadline = time.monotonic() + 30
-    while session.job_status(job).state != status.RUNNING and time.monotonic() < deadline:
-        time.sleep(0.3)
+    eventually(lambda: session.job_status(job).state == status.RUNNING, 30, interval=0.3)
     assert session.kill(job)
     assert follow(session, job)[-1].state == status.CANCELLED
 
@@ -208,11 +207,7 @@ def test_job_finished_in_an_earlier_session_is_resolved(session, tmp_path):
     assert launch.returncode == 0, launch.stderr
     job = launch.stdout.strip()
     assert job.isdigit()
-    deadline = time.monotonic() + 30
-    found = session.job_status(job)
-    while not found.done and time.monotonic() < deadline:
-        time.sleep(0.3)
-        found = session.job_status(job)
+    found = wait_for_value(lambda: session.job_status(job), lambda found: found.done, 30, interval=0.3)
     # DRMAA raises InvalidJobException for it; Grid Engine's accounting still has the exit code
     assert found == JobStatus(status.COMPLETE, 5)
 
@@ -244,12 +239,8 @@ def test_job_of_another_session_in_error_state_fails_with_the_reason(session, tm
 
 
 def wait_gone_from_qstat(job, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if subprocess.run(["qstat", "-j", job], env=scheduler_env(), capture_output=True).returncode != 0:
-            return True
-        time.sleep(0.3)
-    return False
+    return eventually(lambda: subprocess.run(["qstat", "-j", job], env=scheduler_env(),
+                                             capture_output=True).returncode != 0, timeout, interval=0.3)
 
 
 # -- run as user ----------------------------------------------------------------------------
@@ -377,9 +368,7 @@ def run_as_user(session, job_dir):
                             env=env, capture_output=True, text=True)
     assert launch.returncode == 0, launch.stderr
     job = launch.stdout.strip()
-    deadline = time.monotonic() + 30
-    while session.job_status(job).state != status.RUNNING and time.monotonic() < deadline:
-        time.sleep(0.3)
+    eventually(lambda: session.job_status(job).state == status.RUNNING, 30, interval=0.3)
     time.sleep(0.5)
     assert (job_dir / "stdout").read_text() == TEST_USER + "\n"
     kill = subprocess.run(sudo_argv([os.path.join(scripts, "drmaa_kill.bash"), "--external_id", job], user=TEST_USER),

@@ -68,13 +68,7 @@ class Job:
         return self.server.json("GET", "jobs/%s/status" % self.job_id)
 
     def wait(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status = self.status()
-            if status["complete"] == "true":
-                return status
-            time.sleep(0.05)
-        raise AssertionError("job %s did not finish" % self.job_id)
+        return self.server.wait_for_status(self.job_id, timeout=timeout)
 
     def tool_env_entry(self, name="TOOL_GREETING", path=None):
         """The dict Galaxy 26.1 sends for a tool ``<environment_variable>`` (tools/evaluation.py)."""

@@ -6,27 +6,22 @@ inputs from Galaxy's job files API and posts the outputs back (``remote_transfer
 Needs ``LWR_TEST_GALAXY=1`` on a developer machine (CI always runs it).
 """
 import os
-import time
 
 import pytest
 
 from lwr.managers.base.directory import JobDirectory
 from test.amqp_harness_test import BROKER_URL, DaemonProcess, delete_queues, random_manager_name, require_broker
-from test.support.galaxy import ENABLE_HINT, GalaxyApi, GalaxyServer, galaxy_enabled, install_galaxy
+from test.support.galaxy import GalaxyServer, galaxy_venv, reversed_lines, running
 from test.support.server import free_port
-from test.support.services import require
+from test.support.wait import wait_for
 
 pytestmark = [pytest.mark.galaxy, pytest.mark.amqp, pytest.mark.slow]
-
-TEXT = "first line\nsecond line ünïcode\n\tthird line with tab\n"
-
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """``(galaxy, daemon, api)``: an MQ-only LWR daemon and a Galaxy routing the test tools to it."""
-    require(galaxy_enabled(), ENABLE_HINT)
     require_broker()
-    venv = install_galaxy()
+    venv = galaxy_venv()
     base = tmp_path_factory.mktemp("galaxy-mq-stack")
     manager = random_manager_name("gx")
     daemon = DaemonProcess(base / "lwr", manager)
@@ -41,7 +36,6 @@ def stack(tmp_path_factory):
     tools = {"lwr_reverse": "lwr_mq_env", "lwr_fail": "lwr_mq_env", "lwr_sleep": "lwr_mq_env",
              "lwr_wait_for_file": "lwr_mq_env", "lwr_configfile": "lwr_mq_env",
              "lwr_reverse_rewrite_parameters": "lwr_mq_rewrite_env"}
-    galaxy = None
     try:
         daemon.start()
         port = free_port()
@@ -51,44 +45,15 @@ def stack(tmp_path_factory):
                               # The tests below read the LWR job directories after the jobs end;
                               # cleaning over the queue is tested in amqp_broker_test.py.
                               galaxy_options={"cleanup_job": "never"})
-        galaxy.start()
-        admin = GalaxyApi(galaxy.url)
-        api = admin.as_new_user()
-        api.admin = admin
-        yield galaxy, daemon, api
+        with running(galaxy) as api:
+            yield galaxy, daemon, api
     finally:
-        if galaxy is not None:
-            galaxy.stop()
         daemon.stop()
         delete_queues(manager)
 
 
-@pytest.fixture(scope="module")
-def history(stack):
-    return stack[2].new_history()
-
-
-@pytest.fixture(scope="module")
-def text_dataset(stack, history):
-    return stack[2].upload_text(history, TEXT)
-
-
-def _reversed_lines(text):
-    return "".join(reversed(text.splitlines(keepends=True))).encode("utf-8")
-
-
 def _lwr_job(daemon, external_id) -> JobDirectory:
     return JobDirectory(daemon.staging_directory, str(external_id))
-
-
-def _wait(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
 
 
 @pytest.mark.parametrize("tool_id", ["lwr_reverse", "lwr_reverse_rewrite_parameters"])
@@ -100,7 +65,7 @@ def test_reverse_tool_over_mq_finishes_ok_with_exact_output(stack, history, text
     assert job["state"] == "ok", (job, galaxy.log_since(offset)[-8000:], daemon.log()[-4000:])
     uploaded = api.download(text_dataset)
     assert uploaded.count(b"\n") == 3
-    assert api.download(run["outputs"][0]) == _reversed_lines(uploaded.decode("utf-8"))
+    assert api.download(run["outputs"][0]) == reversed_lines(uploaded)
     # It ran on the LWR daemon, which fetched the input from Galaxy and pushed the output back.
     external_id = api.admin.job(run["job"])["external_id"]
     lwr_job = _lwr_job(daemon, external_id)
@@ -142,7 +107,7 @@ def test_deleting_running_job_over_mq_cancels_lwr_job(stack, history):
     lwr_job = _lwr_job(daemon, external_id)
     assert lwr_job.has_metadata("running") and not lwr_job.has_metadata("final_status")
     api.delete_job(run["job"])
-    _wait(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
+    wait_for(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
     assert api.wait_for_job(run["job"], timeout=30)["state"] in ("deleted", "deleting"), api.job(run["job"])
 
 

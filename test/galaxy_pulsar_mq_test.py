@@ -14,22 +14,14 @@ acknowledgements).  The tools are the Pulsar fixtures of
 Needs ``LWR_TEST_GALAXY=1`` on a developer machine.
 """
 import os
-import time
 
 import pytest
 
 from lwr.managers.base.directory import JobDirectory
 from test.amqp_harness_test import BROKER_URL, DaemonProcess, delete_queues, random_manager_name, require_broker
-from test.support.galaxy import (
-    ENABLE_HINT,
-    PULSAR_MQ_RUNNER,
-    GalaxyApi,
-    GalaxyServer,
-    galaxy_enabled,
-    install_galaxy,
-)
+from test.support.galaxy import PULSAR_MQ_RUNNER, GalaxyServer, galaxy_venv, reversed_lines, running
 from test.support.server import free_port
-from test.support.services import require
+from test.support.wait import wait_for
 
 pytestmark = [pytest.mark.galaxy, pytest.mark.amqp, pytest.mark.slow]
 
@@ -45,9 +37,8 @@ ACK_COPIES = {"pulsar_transform_ack": "pulsar_transform.xml", "pulsar_fail_ack":
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """``(galaxy, daemons, api)``: ``daemons`` maps runner name -> its LWR daemon."""
-    require(galaxy_enabled(), ENABLE_HINT)
     require_broker()
-    venv = install_galaxy()
+    venv = galaxy_venv()
     base = tmp_path_factory.mktemp("galaxy-pulsar-mq")
     daemons = {
         "pulsar_mq": DaemonProcess(base / "lwr", random_manager_name("gxp")),
@@ -61,21 +52,15 @@ def stack(tmp_path_factory):
                          "manager": daemon.manager_name, "galaxy_url": "http://127.0.0.1:%d" % port}
         environments[name + "_env"] = {"runner": name, "jobs_directory": daemon.staging_directory}
     runners["pulsar_mq_ack"].update(amqp_acknowledge=True, persistence_directory=str(base / "galaxy_acks"))
-    galaxy = None
     try:
         for daemon in daemons.values():
             daemon.start()
         galaxy = GalaxyServer(venv, base / "galaxy", environments,
                               {tool: runner + "_env" for tool, runner in TOOLS.items()}, port=port,
                               runners=runners, tool_copies=ACK_COPIES, galaxy_options={"cleanup_job": "never"})
-        galaxy.start()
-        admin = GalaxyApi(galaxy.url)
-        api = admin.as_new_user()
-        api.admin = admin
-        yield galaxy, daemons, api
+        with running(galaxy) as api:
+            yield galaxy, daemons, api
     finally:
-        if galaxy is not None:
-            galaxy.stop()
         for daemon in daemons.values():
             daemon.stop()
             delete_queues(daemon.manager_name)
@@ -109,25 +94,12 @@ def _lwr_job(stack, tool, run) -> JobDirectory:
     return JobDirectory(daemons[TOOLS[tool]].staging_directory, str(api.admin.job(run["job"])["external_id"]))
 
 
-def _reversed_lines(data: bytes) -> bytes:
-    return "".join(reversed(data.decode("utf-8").splitlines(keepends=True))).encode("utf-8")
-
-
-def _wait(predicate, timeout, message):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
-
-
 @pytest.mark.parametrize("tool", ["pulsar_transform", "pulsar_transform_ack"])
 def test_transform_output_is_byte_exact_and_staged_through_the_files_api(stack, runs, tool):
     galaxy, daemons, api = stack
     run = _ok(stack, runs, tool)
     assert runs["first"].count(b"\n") == 3
-    assert api.download(run["outputs"][0]) == _reversed_lines(runs["first"])
+    assert api.download(run["outputs"][0]) == reversed_lines(runs["first"])
     lwr_job = _lwr_job(stack, tool, run)
     assert lwr_job.load_metadata("final_status") == "complete"
     inputs = os.listdir(os.path.join(lwr_job.path, "inputs"))
@@ -180,7 +152,7 @@ def test_acknowledgements_went_both_ways(stack, runs):
     answered = os.path.join(daemon.persistence_directory, "%s-amqp-ack-consumed" % daemon.manager_name)
     assert len(os.listdir(answered)) >= 2, "Galaxy's setups asked for acknowledgements; the LWR recorded none"
     outbox = os.path.join(daemon.persistence_directory, "%s-status-outbox" % daemon.manager_name)
-    _wait(lambda: not os.listdir(outbox), 30, "Galaxy to acknowledge every status update")
+    wait_for(lambda: not os.listdir(outbox), 30, "Galaxy to acknowledge every status update")
     plain = daemons["pulsar_mq"]
     assert not os.listdir(os.path.join(plain.persistence_directory, "%s-amqp-ack-consumed" % plain.manager_name))
 
@@ -194,5 +166,5 @@ def test_deleting_a_running_job_kills_it_on_the_lwr(stack, runs):
     lwr_job = _lwr_job(stack, "lwr_sleep", run)
     assert lwr_job.has_metadata("running") and not lwr_job.has_metadata("final_status")
     api.delete_job(run["job"])
-    _wait(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
+    wait_for(lambda: lwr_job.load_metadata("final_status") == "cancelled", 60, "the LWR job to be cancelled")
     assert api.wait_for_job(run["job"], timeout=30)["state"] in ("deleted", "deleting"), api.job(run["job"])

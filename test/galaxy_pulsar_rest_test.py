@@ -10,11 +10,10 @@ submitted at once.  Needs ``LWR_TEST_GALAXY=1`` on a developer machine (CI alway
 """
 import pytest
 
-from test.support.galaxy import ENABLE_HINT, GalaxyApi, GalaxyServer, galaxy_enabled, install_galaxy
+from test.support.galaxy import GalaxyServer, galaxy_venv, reversed_lines, running
 from test.support.server import LwrServer
-from test.support.services import require
 
-pytestmark = [pytest.mark.galaxy, pytest.mark.slow]
+pytestmark = [pytest.mark.galaxy, pytest.mark.server, pytest.mark.slow]
 
 TOKEN = "pulsar-rest-galaxy-token-9c2e"
 FIRST = "first line\nsecond line ünïcode\n\tthird line with tab\n"
@@ -59,8 +58,7 @@ def _managers_ini(galaxy_venv):
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """``(galaxy, lwr, api)``: an LWR and a Galaxy routing every tool copy to its destination."""
-    require(galaxy_enabled(), ENABLE_HINT)
-    venv = install_galaxy()
+    venv = galaxy_venv()
     base = tmp_path_factory.mktemp("galaxy-pulsar-rest")
     lwr = LwrServer(base / "lwr", app_conf={"private_key": TOKEN}, job_managers_ini=_managers_ini(venv),
                     log_level="DEBUG").start()
@@ -71,13 +69,9 @@ def stack(tmp_path_factory):
     galaxy = GalaxyServer(venv, base / "galaxy", environments, routes, runners={"pulsar_rest": PULSAR_RUNNER},
                           tool_copies=copies)
     try:
-        galaxy.start()
-        admin = GalaxyApi(galaxy.url)
-        api = admin.as_new_user("pulsarrest")
-        api.admin = admin
-        yield galaxy, lwr, api
+        with running(galaxy, "pulsarrest") as api:
+            yield galaxy, lwr, api
     finally:
-        galaxy.stop()
         lwr.stop()
 
 
@@ -111,16 +105,12 @@ def _ok(stack, runs, tool, destination):
     return run
 
 
-def _reversed_lines(text):
-    return "".join(reversed(text.splitlines(keepends=True))).encode("utf-8")
-
-
 @pytest.mark.parametrize("destination", _pairs("pulsar_transform"))
 def test_transform_output_is_byte_exact_and_ran_on_lwr(stack, runs, destination):
     galaxy, lwr, api = stack
     run = _ok(stack, runs, "pulsar_transform", destination)
     assert runs["first"].count("\n") == 3
-    assert api.download(run["outputs"][0]) == _reversed_lines(runs["first"])
+    assert api.download(run["outputs"][0]) == reversed_lines(runs["first"])
     details = api.admin.job(run["job"])
     assert details["external_id"], details
     # Galaxy cleaned the job on success (cleanup_job onsuccess): LWR now reports it lost.

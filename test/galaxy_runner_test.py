@@ -4,26 +4,23 @@ One Galaxy and one LWR serve the whole module; only the restart test (last) rest
 Galaxy.  Needs ``LWR_TEST_GALAXY=1`` on a developer machine (CI always runs it).
 """
 import json
-import os
 import time
 
 import pytest
 
-from test.support.galaxy import ENABLE_HINT, GalaxyApi, GalaxyServer, galaxy_enabled, install_galaxy
+from test.support.galaxy import GalaxyServer, galaxy_venv, reversed_lines, running
 from test.support.server import LwrServer, free_port
-from test.support.services import require
+from test.support.wait import wait_for_value
 
-pytestmark = [pytest.mark.galaxy, pytest.mark.slow]
+pytestmark = [pytest.mark.galaxy, pytest.mark.server, pytest.mark.slow]
 
 TOKEN = "lwr-galaxy-test-token-5b1f"
-TEXT = "first line\nsecond line ünïcode\n\tthird line with tab\n"
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """``(galaxy, lwr, api)``: a started LWR server and a Galaxy routing the test tools to it."""
-    require(galaxy_enabled(), ENABLE_HINT)
-    venv = install_galaxy()
+    venv = galaxy_venv()
     base = tmp_path_factory.mktemp("galaxy-stack")
     lwr = LwrServer(base / "lwr", app_conf={"private_key": TOKEN}).start()
     down_port = free_port()  # nothing listens here
@@ -42,28 +39,10 @@ def stack(tmp_path_factory):
     }
     galaxy = GalaxyServer(venv, base / "galaxy", environments, tools)
     try:
-        galaxy.start()
-        admin = GalaxyApi(galaxy.url)
-        api = admin.as_new_user()
-        api.admin = admin  # job details with external_id need an admin
-        yield galaxy, lwr, api
+        with running(galaxy) as api:
+            yield galaxy, lwr, api
     finally:
-        galaxy.stop()
         lwr.stop()
-
-
-@pytest.fixture(scope="module")
-def history(stack):
-    return stack[2].new_history()
-
-
-@pytest.fixture(scope="module")
-def text_dataset(stack, history):
-    return stack[2].upload_text(history, TEXT)
-
-
-def _reversed_lines(text):
-    return "".join(reversed(text.splitlines(keepends=True))).encode("utf-8")
 
 
 def _lwr_status(lwr, job_id):
@@ -81,16 +60,11 @@ def _failure_text(api, job, outputs):
 
 
 def _wait_lwr_status(lwr, job_id, wanted, timeout=60):
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
+    def read():
         code, body = lwr.request("GET", "jobs/%s/status" % job_id)
-        if code == 200:
-            status = json.loads(body)
-            if status["status"] in wanted:
-                return status
-        time.sleep(0.3)
-    raise AssertionError("LWR job %s never reached %s (last: %s)" % (job_id, wanted, status))
+        return json.loads(body) if code == 200 else {"status": "HTTP %d" % code}
+    return wait_for_value(read, lambda status: status["status"] in wanted, timeout,
+                          "LWR job %s to reach %s" % (job_id, wanted), interval=0.3)
 
 
 @pytest.mark.parametrize("tool_id", ["lwr_reverse", "lwr_reverse_legacy_url", "lwr_reverse_rewrite_parameters"])
@@ -102,7 +76,7 @@ def test_reverse_tool_routed_to_lwr_finishes_ok_with_exact_output(stack, history
     # Byte-exact against what Galaxy stored for the input (upload may normalise whitespace).
     uploaded = api.download(text_dataset)
     assert uploaded.count(b"\n") == 3
-    assert api.download(run["outputs"][0]) == _reversed_lines(uploaded.decode("utf-8"))
+    assert api.download(run["outputs"][0]) == reversed_lines(uploaded)
     # It really ran on the LWR: the runner recorded the LWR job id and the server knows it.
     external_id = api.admin.job(run["job"]).get("external_id")
     assert external_id, api.admin.job(run["job"])

@@ -131,8 +131,12 @@ def test_run_client_tests_script(http_server):
 def test_https_server(lwr_server_factory, tmp_path, monkeypatch):
     require(os.path.exists(PASTER), "paster is not installed in the virtualenv")
     monkeypatch.setenv("LWR_SSL_VERIFY", "0")  # the test server's certificate is self-signed
+    temporary = tmp_path / "tmp"  # the server's TMPDIR: where ``*`` makes its key and certificate
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
     server = lwr_server_factory(directory=tmp_path / "tls", app_conf={"private_key": TOKEN}, ssl_pem="*")
     assert server.url.startswith("https://")
+    assert os.listdir(temporary) == []  # the generated private key is not left on disk
     check.run({"url": server.url, "private_token": TOKEN, "suppress_output": True, "python": sys.executable})
 
 

@@ -77,8 +77,8 @@ def test_tmp_variables_fall_back_on_each_other_before_the_job_tmp_directory(tmp_
 
 
 def test_tmp_dir_statement_may_disable_the_job_tmp_directory(tmp_path):
-    result = _run_script(tmp_path, 'echo "[$TMPDIR][$_GALAXY_JOB_TMP_DIR]" > out; env | grep -c "^TMPDIR=" >> out; true',
-                         tmp_directory_statement="")
+    _run_script(tmp_path, 'echo "[$TMPDIR][$_GALAXY_JOB_TMP_DIR]" > out; env | grep -c "^TMPDIR=" >> out; true',
+                tmp_directory_statement="")
     assert (tmp_path / "job" / "working" / "out").read_text() == "[][]\n0\n"
     assert not (tmp_path / "job" / "tmp").exists()
 
@@ -114,7 +114,7 @@ def test_preserved_galaxy_environment_puts_galaxy_lib_on_the_tool_pythonpath(tmp
 
 
 def test_without_galaxy_lib_nothing_is_added(tmp_path):
-    result = _run_script(tmp_path, '_galaxy_setup_environment True; echo "[$PYTHONPATH][$GALAXY_LIB]" > out')
+    _run_script(tmp_path, '_galaxy_setup_environment True; echo "[$PYTHONPATH][$GALAXY_LIB]" > out')
     assert (tmp_path / "job" / "working" / "out").read_text() == "[][None]\n"
 
 

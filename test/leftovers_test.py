@@ -7,6 +7,7 @@ import time
 import pytest
 
 from lwr.managers.base import leftovers
+from test.support.wait import wait_for, wait_for_value
 
 STALE = ["inputs/.upload-ab3_x9z0.part", "inputs/dataset_1_files/.upload-qqqqqqqq.part",
          "configs/.cache-0a1b2c3d.part", "inputs/.input.dat.k2j4h5g6.part", "configs/.message.zz99yy88.part",
@@ -91,17 +92,12 @@ def test_upload_cut_by_a_crash_is_swept_at_the_next_start(lwr_server):
         chunk = b"\0" * (1024 * 1024)
         for _ in range(8):
             sock.sendall(chunk)
-        deadline = time.monotonic() + 10
-        while not [n for n in os.listdir(inputs) if n.endswith(".part")]:
-            assert time.monotonic() < deadline, "no partial upload appeared"
-            time.sleep(0.02)
+        wait_for(lambda: [n for n in os.listdir(inputs) if n.endswith(".part")], 10, "a partial upload",
+                 interval=0.02)
         lwr_server.kill()
     partial = [n for n in os.listdir(inputs) if n.endswith(".part")]
     assert len(partial) == 1
     lwr_server.start()
-    deadline = time.monotonic() + 15
-    while os.listdir(inputs):
-        assert time.monotonic() < deadline, os.listdir(inputs)
-        time.sleep(0.05)
+    wait_for_value(lambda: os.listdir(inputs), lambda names: names == [], 15, "the partial upload to be swept")
     assert lwr_server.json("POST", "jobs/crash/files", {"name": "big.dat", "type": "input"}, data=b"ok")
     assert "removed 1 temporary files" in lwr_server.log()

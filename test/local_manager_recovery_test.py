@@ -9,6 +9,7 @@ from lwr.managers import status
 from lwr.managers.queued import QueueManager
 from lwr.managers.unqueued import Manager
 from lwr.managers.util.process import ProcessHandle
+from test.support.wait import wait_for_value
 
 
 class FakeProcessOps:
@@ -65,13 +66,8 @@ def _job(manager, job_id, markers, return_code=None):
 
 
 def wait_status(manager, job_id, wanted, timeout=5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = manager.get_status(job_id)
-        if current in wanted:
-            return current
-        time.sleep(0.01)
-    return manager.get_status(job_id)
+    return wait_for_value(lambda: manager.get_status(job_id), lambda current: current in wanted, timeout,
+                          "job %s to reach %s" % (job_id, wanted), interval=0.01)
 
 
 @pytest.fixture(params=["unqueued", "queued_python"])

@@ -1,9 +1,8 @@
 """A submit whose parameters are far longer than a request line travels as a form body."""
-import time
-
 import pytest
 
 from lwr.lwr_client import build_client_manager
+from test.support.wait import wait_for_value
 
 pytestmark = pytest.mark.server
 
@@ -14,11 +13,5 @@ def test_very_long_command_line(lwr_server, transport):
     client.setup("t", "1")
     words = " ".join("w%05d" % i for i in range(20000))  # ~140 KB, past every request-line limit
     client.launch("echo %s | wc -w" % words)
-    deadline = time.monotonic() + 20
-    while True:
-        status = client.full_status()
-        if status["complete"] == "true":
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    status = wait_for_value(client.full_status, lambda status: status["complete"] == "true", 20, "the job's end")
     assert (status["status"], status["stdout"].strip()) == ("complete", "20000")

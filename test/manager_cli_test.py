@@ -11,6 +11,7 @@ from test.support.schedulers import (slurm_available, ssh_available, ssh_config_
                                      torque_wrappers_available, SSH_HOST)
 from test.support.server import LwrServer
 from test.support.services import require
+from test.support.wait import eventually
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -54,13 +55,7 @@ def squeue_state(job):
 
 
 def wait_gone_from_squeue(job, timeout=20):
-    import time
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if squeue_state(job) in ("", "CA"):
-            return True
-        time.sleep(0.3)
-    return False
+    return eventually(lambda: squeue_state(job) in ("", "CA"), timeout, interval=0.3)
 
 
 @pytest.fixture

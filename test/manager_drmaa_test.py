@@ -9,6 +9,7 @@ from test.manager_support import (cancel, external_id, job_file, lifecycle, rest
 from test.support.schedulers import drmaa_problem, sge_available
 from test.support.server import LwrServer
 from test.support.services import require
+from test.support import wait
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.drmaa]
 
@@ -51,12 +52,7 @@ def sge_knows(job) -> bool:
 
 
 def wait_sge_forgets(job, timeout=20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not sge_knows(job):
-            return True
-        time.sleep(0.3)
-    return False
+    return wait.eventually(lambda: not sge_knows(job), timeout, interval=0.3)
 
 
 @pytest.fixture
@@ -87,10 +83,8 @@ def test_drmaa_job_survives_a_server_restart_and_one_finished_meanwhile_too(serv
     wait_for(server, "r1", ["running"], manager="free")
     # killed once Grid Engine has "quick" (a kill while it is being submitted fails it on purpose:
     # LWR does not know whether the scheduler took it, and does not risk running it twice)
-    deadline = time.monotonic() + 30
-    while not os.path.exists(job_file(server, "quick", "external_id")):
-        assert time.monotonic() < deadline, status(server, "quick", manager="free")
-        time.sleep(0.1)
+    wait.wait_for(lambda: os.path.exists(job_file(server, "quick", "external_id")), 30,
+                  lambda: status(server, "quick", manager="free"), interval=0.1)
     server.kill()
     # "quick" ends while no LWR is watching: the new DRMAA session does not know it any more
     time.sleep(2)

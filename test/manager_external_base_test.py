@@ -5,7 +5,6 @@ app, so a "restart" (a new LwrApp on the same directories) finds them again.
 """
 import os
 import threading
-import time
 
 import pytest
 
@@ -14,6 +13,7 @@ from lwr.core import LwrApp
 from lwr.managers import status
 from lwr.managers.base.external import ExternalBaseManager, ManagerError
 from lwr.managers.util.cli.job import JobStatus, SchedulerCommandError
+from test.support.wait import eventually, wait_for_value
 
 
 class FakeScheduler:
@@ -125,13 +125,7 @@ def submit(manager, job_id, command="true"):
 
 
 def wait_for(manager, job_id, predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = manager.get_status(job_id)
-        if predicate(current):
-            return current
-        time.sleep(0.02)
-    raise AssertionError("job %s stuck in %s" % (job_id, current))
+    return wait_for_value(lambda: manager.get_status(job_id), predicate, timeout, "job %s" % job_id, interval=0.02)
 
 
 def external_id_of(apps, job_id):
@@ -280,9 +274,7 @@ def test_cancel_while_the_scheduler_is_answering_the_submission(apps, scheduler)
     manager = apps.manager
     manager.setup_job("j1", "tool", "1.0")
     manager.launch("j1", "true")
-    deadline = time.monotonic() + 5
-    while not manager.job_directory("j1").has_metadata("submitted") and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: manager.job_directory("j1").has_metadata("submitted"), 5, interval=0.01)
     manager.proxied_manager.kill("j1")
     scheduler.submit_gate.set()
     assert wait_for(manager, "j1", status.is_job_done) == status.CANCELLED

@@ -1,13 +1,13 @@
 """queued_pbs (Torque plugin over LocalShell by default) through the real LWR HTTP API, against
 Slurm's Torque wrappers (the real qsub/qstat/qdel of slurm-wlm-torque)."""
 import os
-import time
 
 import pytest
 
 from test.manager_support import cancel, external_id, lifecycle, run, start, submit, wait_for, TERMINAL
 from test.support.schedulers import torque_wrapper_dir, torque_wrappers_available
 from test.support.services import require
+from test.support.wait import wait_for_value
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.slurm]
 
@@ -48,10 +48,5 @@ def test_pbs_cancel_running_job_reads_cancelled_and_qstat_shows_it_gone(server):
     job = external_id(server, "c1")
     cancel(server, "c1", manager="free")
     assert wait_for(server, "c1", TERMINAL, manager="free")["status"] == "cancelled"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        rc, out = qstat_state(job)
-        if rc != 0 or " R " not in out:
-            break
-        time.sleep(0.3)
-    assert rc != 0 or " R " not in out, out
+    wait_for_value(lambda: qstat_state(job), lambda found: found[0] != 0 or " R " not in found[1], 20,
+                   "qstat to show job %s gone" % job, interval=0.3)

@@ -2,11 +2,11 @@
 import json
 import os
 import subprocess
-import time
 
 import psutil
 
 from test.support.server import LwrServer
+from test.support.wait import eventually, wait_for_value
 
 __all__ = ["start", "restart", "submit", "status", "wait_for", "lifecycle", "cancel", "process_gone",
            "job_file", "PRIVATE_KEY", "TERMINAL", "OUTPUT_AND_EXIT_3"]
@@ -46,16 +46,13 @@ def status(server, job_id, manager=None):
 
 def wait_for(server, job_id, wanted, timeout=60, manager=None, seen=None):
     """Poll until the status is in ``wanted``; ``seen`` collects the distinct statuses on the way."""
-    deadline = time.monotonic() + timeout
-    current = None
-    while time.monotonic() < deadline:
+    def read():
         current = status(server, job_id, manager)
         if seen is not None and (not seen or seen[-1] != current["status"]):
             seen.append(current["status"])
-        if current["status"] in wanted:
-            return current
-        time.sleep(0.1)
-    raise AssertionError("job %s never reached %s: %r\n%s" % (job_id, wanted, current, server.log()[-4000:]))
+        return current
+    return wait_for_value(read, lambda current: current["status"] in wanted, timeout,
+                          lambda: "job %s to reach %s\n%s" % (job_id, wanted, server.log()[-4000:]), interval=0.1)
 
 
 def cancel(server, job_id, manager=None):
@@ -75,16 +72,10 @@ def external_id(server, job_id):
 def process_gone(server, job_id, timeout=15) -> bool:
     """No process is running the job's command.sh any more."""
     script = job_file(server, job_id, "command.sh")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = []
-        for proc in psutil.process_iter(["cmdline"]):
-            if script in (proc.info.get("cmdline") or []):
-                alive.append(proc.pid)
-        if not alive:
-            return True
-        time.sleep(0.2)
-    return False
+
+    def gone():
+        return not any(script in (proc.info.get("cmdline") or []) for proc in psutil.process_iter(["cmdline"]))
+    return eventually(gone, timeout, interval=0.2)
 
 
 def lifecycle(server, job_id, release=None, params=None, manager=None, user=None):

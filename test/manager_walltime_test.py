@@ -36,6 +36,7 @@ from test.support.schedulers import (slurm_available, ssh_available, ssh_config_
                                      torque_wrappers_available, SSH_HOST)
 from test.support.server import REPO_ROOT
 from test.support.services import require
+from test.support.wait import eventually
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -107,20 +108,21 @@ class SlurmWalltimeJobs:
 
     def wait_all(self):
         """Poll every job once a second until all are terminal (idempotent)."""
-        deadline = time.monotonic() + SLURM_DEADLINE_SECONDS
-        while len(self.finals) < len(self.names) and time.monotonic() < deadline:
-            running = 0
-            for name in self.names:
-                if name in self.finals:
-                    continue
-                current = status(self.server, "wt-" + name, manager=name)
-                if current["status"] in TERMINAL:
-                    self.finals[name] = current
-                    self.ended_after[name] = time.monotonic() - self.submitted[name]
-                running += current["status"] == "running"
-            self.most_running = max(self.most_running, running)
-            time.sleep(1)
+        eventually(self._poll_once, SLURM_DEADLINE_SECONDS, interval=1)
         return self.finals
+
+    def _poll_once(self) -> bool:
+        running = 0
+        for name in self.names:
+            if name in self.finals:
+                continue
+            current = status(self.server, "wt-" + name, manager=name)
+            if current["status"] in TERMINAL:
+                self.finals[name] = current
+                self.ended_after[name] = time.monotonic() - self.submitted[name]
+            running += current["status"] == "running"
+        self.most_running = max(self.most_running, running)
+        return len(self.finals) == len(self.names)
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,7 @@ from lwr.lwr_client.exceptions import LwrClientError
 from lwr.messaging.handlers import SetupHandler
 from lwr.messaging.outbox import StatusOutbox
 from lwr.messaging.routes import RouteBook, parse_exchanges
-
-
-def _wait(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out")
+from test.support.wait import wait_for
 
 
 @pytest.mark.parametrize("manager, name, expected", [
@@ -212,7 +203,7 @@ def test_setup_handler_ignores_duplicates_and_finishes_an_interrupted_setup(tmp_
         assert handler.handle(json.dumps(body).encode()) == "duplicate"
         manager.setup_job("8", None, None)  # a crash left the directory but no launch record
         assert handler.handle(dict(body, job_id="8", setup_params={"job_id": "8"})) == "submitted"
-        _wait(lambda: manager.get_status("8") == "complete")
+        wait_for(lambda: manager.get_status("8") == "complete")
         assert manager.stdout_contents("8") == "seven\n"
         assert handler.handle(b"{not json") == "rejected"
         assert handler.handle({"job_id": "9", "command_line": "x", "env": [{"name": "BAD NAME", "value": "1"}],
@@ -242,7 +233,7 @@ def test_memory_broker_round_trip_and_restart_republishes_unconfirmed_terminal_s
     manager = app.managers["_default_"]
     manager.setup_job("11", None, None)
     manager.launch("11", "echo offline")
-    _wait(lambda: manager.get_status("11") == "complete")
+    wait_for(lambda: manager.get_status("11") == "complete")
     assert manager.terminal_status_pending_job_ids() == ["11"]
     app.shutdown()
     # 2. Started with the queue: the pending status is published, then no longer pending.  The job
@@ -253,13 +244,13 @@ def test_memory_broker_round_trip_and_restart_republishes_unconfirmed_terminal_s
     app = _app(tmp_path, message_queue_url=url)
     try:
         manager = app.managers["_default_"]
-        _wait(lambda: [b for b in delivered if b["job_id"] == "11"])
+        wait_for(lambda: [b for b in delivered if b["job_id"] == "11"])
         assert delivered[0]["status"] == "complete" and delivered[0]["stdout"] == "offline\n"
-        _wait(lambda: manager.terminal_status_pending_job_ids() == [])
+        wait_for(lambda: manager.terminal_status_pending_job_ids() == [])
         # 3. A new job over the memory transport.
         client = client_manager.get_client({"jobs_directory": str(tmp_path / "staging")}, "12")
         client.launch("echo online", job_config={})
-        _wait(lambda: client.full_status()["status"] == "complete")
+        wait_for(lambda: client.full_status()["status"] == "complete")
         assert client.full_status()["stdout"] == "online\n"
     finally:
         app.shutdown()
@@ -285,7 +276,7 @@ def test_queue_isolation_on_the_memory_transport():
     try:
         for name in names:
             LwrExchange(url, name).publish("setup", {"job_id": name})
-        _wait(lambda: all(received.values()))
+        wait_for(lambda: all(received.values()))
         time.sleep(0.2)
         assert received == {name: [{"job_id": name}] for name in names}
     finally:
@@ -333,10 +324,10 @@ def test_this_client_answers_the_servers_acknowledgement_requests(tmp_path):
     try:
         client = client_manager.get_client({"jobs_directory": str(tmp_path / "staging")}, "21")
         client.launch("echo acknowledged", job_config={})
-        _wait(lambda: client_manager.terminal("21"))
+        wait_for(lambda: client_manager.terminal("21"))
         assert client.full_status()["acknowledge_queue"] == "status_update_ack"
         outbox = app.message_queue_binding.bindings[0].outbox
-        _wait(lambda: len(outbox) == 0)  # every status answered, so none is published again
+        wait_for(lambda: len(outbox) == 0)  # every status answered, so none is published again
         time.sleep(1.0)
         assert [b["status"] for b in client_manager.raw_terminal("21")] == ["complete"]
     finally:

@@ -199,7 +199,7 @@ def test_bad_configurations_name_the_problem(tmp_path, text, message):
 
 
 # -- the routes, over HTTP and in process ------------------------------------------------------------
-@pytest.fixture(params=["http", "in_process"])
+@pytest.fixture(params=[pytest.param("http", marks=pytest.mark.server), "in_process"])
 def client(request, tmp_path, lwr_server_factory):
     conf_path = tmp_path / "object_store_conf.xml"
     conf_path.write_text(DISK_XML.format(root=tmp_path))
@@ -283,11 +283,13 @@ def test_an_id_with_a_slash_reaches_no_route(client, tmp_path):
     assert set(os.listdir(tmp_path)) == before
 
 
+@pytest.mark.server
 def test_routes_without_an_object_store_answer_404(lwr_server):
     code, body = lwr_server.request("GET", "objects/1/exists")
     assert code == 404 and b"object_store_config_file" in body
 
 
+@pytest.mark.server
 def test_object_store_routes_need_the_token(lwr_server_factory, tmp_path):
     conf_path = tmp_path / "object_store_conf.xml"
     conf_path.write_text(DISK_XML.format(root=tmp_path))

@@ -5,7 +5,6 @@ sends them; pulsar_check_test.py and galaxy_pulsar_rest_test.py run the real cli
 """
 import json
 import os
-import time
 
 import pytest
 from packaging.version import Version
@@ -16,17 +15,6 @@ from test.support.server import settled_listing
 pytestmark = pytest.mark.server
 
 TOKEN = "pulsar-protocol-token"
-
-
-def wait_done(server, job_id, timeout=30):
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
-        status = server.json("GET", "jobs/%s/status" % job_id)
-        if status["complete"] == "true":
-            return status
-        time.sleep(0.05)
-    raise AssertionError("job %s not done: %r" % (job_id, status))
 
 
 def pulsar_request(server, method, path, params=None, data=None):
@@ -101,7 +89,7 @@ def test_galaxy_shaped_job_reports_tool_and_job_streams_separately(server):
         "token_endpoint": json.dumps({"token_endpoint": "http://galaxy/api/jobs/x/oidc-tokens?job_key=k"}),
     }
     assert pulsar_request(server, "POST", "jobs/g1/submit", params) == (200, b"OK")
-    status = wait_done(server, "g1")
+    status = server.wait_for_status("g1")
     assert status["status"] == "complete" and status["returncode"] == 3
     assert status["stdout"] == "tool says hi\n" and status["stderr"] == "tool complains\n"
     assert status["job_stdout"] == "from the job script\n"
@@ -131,7 +119,7 @@ def test_lwr_0_2_0_shaped_job_gets_the_job_streams_as_stdout_and_stderr(server):
     setup(server, "old1")
     assert pulsar_request(server, "POST", "jobs/old1/submit",
                           {"command_line": "echo out; echo err >&2; exit 2"}) == (200, b"OK")
-    status = wait_done(server, "old1")
+    status = server.wait_for_status("old1")
     assert (status["stdout"], status["stderr"], status["returncode"]) == ("out\n", "err\n", 2)
     assert (status["job_stdout"], status["job_stderr"]) == ("out\n", "err\n")
     assert status["realized_dynamic_file_sources"] == []
@@ -142,7 +130,7 @@ def test_tool_streams_are_shrunk_to_their_head_and_tail(server):
     command = ("python3 -c \"import sys; sys.stdout.write('H' * 100000 + 'T' * 100000)\" "
                "> ../metadata/tool_stdout 2> ../metadata/tool_stderr")
     assert pulsar_request(server, "POST", "jobs/big/submit", {"command_line": command}) == (200, b"OK")
-    stdout = wait_done(server, "big")["stdout"]
+    stdout = server.wait_for_status("big")["stdout"]
     assert len(stdout.encode("utf-8")) <= 64 * 1024
     assert stdout.startswith("HHHH") and stdout.endswith("TTTT") and "\n..\n" in stdout
     assert os.path.getsize(os.path.join(config["metadata_directory"], "tool_stdout")) == 200000
@@ -151,7 +139,7 @@ def test_tool_streams_are_shrunk_to_their_head_and_tail(server):
 def test_preserve_galaxy_python_environment_reaches_the_job_script(server):
     setup(server, "keep", preserve_galaxy_python_environment="True")
     assert pulsar_request(server, "POST", "jobs/keep/submit", {"command_line": "true"}) == (200, b"OK")
-    wait_done(server, "keep")
+    server.wait_for_status("keep")
     with open(os.path.join(server.staging_directory, "keep", "command.sh")) as handle:
         assert "PRESERVE_GALAXY_ENVIRONMENT=True" in handle.read()
 
@@ -161,7 +149,7 @@ def test_job_directory_token_is_replaced_when_the_job_is_set_up_inside_submit(se
     command = "echo __PULSAR_JOB_DIRECTORY__ __PULSAR_JOBS_DIRECTORY__"
     assert pulsar_request(server, "POST", "jobs/local1/submit",
                           {"command_line": command, "setup_params": json.dumps(setup_params)}) == (200, b"OK")
-    status = wait_done(server, "local1")
+    status = server.wait_for_status("local1")
     staging = os.path.abspath(server.staging_directory)
     assert status["stdout"] == "%s %s\n" % (os.path.join(staging, "local1"), staging)
 
@@ -203,7 +191,7 @@ def test_galaxy_lib_on_the_tool_pythonpath(lwr_server_factory, tmp_path, setup_p
     config = pulsar_json(server, "POST", "jobs", dict({"job_id": "lib1"}, **setup_params))
     assert config["system_properties"]["galaxy_home"] == str(galaxy_home)
     assert pulsar_request(server, "POST", "jobs/lib1/submit", {"command_line": 'echo "$PYTHONPATH"'}) == (200, b"OK")
-    stdout = wait_done(server, "lib1")["stdout"]
+    stdout = server.wait_for_status("lib1")["stdout"]
     assert (str(galaxy_home / "lib") in stdout) is on_path, stdout
 
 
@@ -232,6 +220,6 @@ def test_job_metrics_files_go_where_the_client_reads_them(lwr_server_factory, tm
     server = lwr_server_factory(app_conf={"private_key": TOKEN, "job_metrics_config_file": str(metrics)})
     pulsar_json(server, "POST", "jobs", dict({"job_id": "metrics1"}, **setup_params))
     assert pulsar_request(server, "POST", "jobs/metrics1/submit", {"command_line": "true"}) == (200, b"OK")
-    status = wait_done(server, "metrics1")
+    status = server.wait_for_status("metrics1")
     assert {"__instrument_core_galaxy_slots", "__instrument_core_epoch_start",
             "__instrument_core_epoch_end"} <= set(status[listing]), status

@@ -7,9 +7,9 @@ import signal
 import threading
 import time
 
-import psutil
 import pytest
 
+from test.support import wait
 from test.support.server import LwrServer
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -25,16 +25,6 @@ def submit(server, job_id, command, **params):
 
 def status(server, job_id):
     return server.json("GET", "jobs/%s/status" % job_id)
-
-
-def wait_for(server, job_id, wanted, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        current = status(server, job_id)
-        if current["status"] in wanted:
-            return current
-        time.sleep(0.05)
-    raise AssertionError("job %s never reached %s: %r" % (job_id, wanted, current))
 
 
 def restart(server):
@@ -53,11 +43,11 @@ def test_sigkill_with_jobs_done_running_queued_and_dead(tmp_path):
     server = LwrServer(tmp_path / "srv", job_managers_ini=MANAGERS % 2).start()
     try:
         submit(server, "done", "echo finished > ../outputs/result.txt; exit 4")
-        wait_for(server, "done", ["complete"])
+        server.wait_for_status("done", ["complete"])
         submit(server, "survivor", "sleep 2; echo survived; exit 5")
         submit(server, "dies", "sleep 60")
-        wait_for(server, "survivor", ["running"])
-        wait_for(server, "dies", ["running"])
+        server.wait_for_status("survivor", ["running"])
+        server.wait_for_status("dies", ["running"])
         for name in ("q1", "q2", "q3"):
             submit(server, name, "echo ran >> %s/%s" % (counters, name))
         assert status(server, "q3")["status"] in ("queued", "preprocessing")
@@ -68,15 +58,15 @@ def test_sigkill_with_jobs_done_running_queued_and_dead(tmp_path):
         assert (finished["status"], finished["returncode"]) == ("complete", 4)
         assert server.request("GET", "jobs/done/files", {"name": "result.txt"}) == (200, b"finished\n")
 
-        survivor = wait_for(server, "survivor", ["complete", "failed", "cancelled"])
+        survivor = server.wait_for_status("survivor", ["complete", "failed", "cancelled"])
         assert (survivor["status"], survivor["returncode"], survivor["stdout"]) == ("complete", 5, "survived\n")
 
-        dead = wait_for(server, "dies", ["complete", "failed", "lost", "cancelled"])
+        dead = server.wait_for_status("dies", ["complete", "failed", "lost", "cancelled"])
         assert dead["status"] in ("failed", "lost")
         assert "ended without recording an exit code" in dead["stderr"]
 
         for name in ("q1", "q2", "q3"):
-            assert wait_for(server, name, ["complete", "failed"])["status"] == "complete"
+            assert server.wait_for_status(name, ["complete", "failed"])["status"] == "complete"
             assert (counters / name).read_text() == "ran\n", name
     finally:
         server.stop()
@@ -104,7 +94,7 @@ def test_sigkill_at_random_moments_runs_every_job_exactly_once(tmp_path):
             time.sleep(rng.uniform(0.1, 0.5))
             server = restart(server)
         for job_id in jobs:
-            final = wait_for(server, job_id, ["complete", "failed", "lost", "cancelled"], timeout=60)
+            final = server.wait_for_status(job_id, ["complete", "failed", "lost", "cancelled"], timeout=60)
             assert final["status"] == "complete", final
             assert (counters / job_id).read_text() == "once\n", job_id
     finally:
@@ -142,14 +132,11 @@ def test_sigkill_during_preprocessing_restages_and_runs_once(tmp_path):
                               "action": {"action_type": "remote_transfer", "path": "/galaxy/in.txt", "url": url}}]}
         submit(server, "pre", "cat ../inputs/in.txt; echo ran >> %s/pre.count" % tmp_path,
                remote_staging=json.dumps(staging))
-        deadline = time.monotonic() + 10
-        while not _GateHandler.requests:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait.wait_for(lambda: _GateHandler.requests, 10, "the input to be requested")
         assert status(server, "pre")["status"] == "preprocessing"
         server = restart(server)
         _GateHandler.gate.set()
-        final = wait_for(server, "pre", ["complete", "failed"])
+        final = server.wait_for_status("pre", ["complete", "failed"])
         assert (final["status"], final["stdout"]) == ("complete", "staged input\n"), final
         assert (tmp_path / "pre.count").read_text() == "ran\n"
     finally:
@@ -161,18 +148,9 @@ def test_no_orphan_job_processes_after_clean(tmp_path):
     server = LwrServer(tmp_path / "srv").start()
     try:
         submit(server, "orphan", "sleep 60")
-        wait_for(server, "orphan", ["running"])
+        server.wait_for_status("orphan", ["running"])
         pid = job_pid(server, "orphan")
         assert server.request("DELETE", "jobs/orphan") == (200, b"OK")
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                    break
-            except psutil.NoSuchProcess:
-                break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("job process %d still alive after clean" % pid)
+        wait.wait_for(lambda: wait.process_ended(pid), 5, "job process %d to end after clean" % pid)
     finally:
         server.stop()

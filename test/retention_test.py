@@ -10,7 +10,7 @@ import pytest
 from lwr.core import LwrApp
 from lwr.manager_factory import ConfigurationError
 from lwr.managers.retention import RetentionPolicy, parse_duration
-from test.mq_unit_test import _wait
+from test.support.wait import wait_for
 
 HOUR = 3600.0
 
@@ -54,7 +54,7 @@ def app(tmp_path):
 def _run(manager, job_id, command="true", final=("complete",)):
     manager.setup_job(job_id, None, None)
     manager.launch(job_id, command)
-    _wait(lambda: manager.get_status(job_id) in final, timeout=30)
+    wait_for(lambda: manager.get_status(job_id) in final, timeout=30)
 
 
 def _exists(app, job_id):
@@ -70,7 +70,7 @@ def test_terminal_jobs_go_after_cleanup_after_running_and_recent_ones_stay(app, 
     manager.kill("cancelled")
     manager.setup_job("running", None, None)
     manager.launch("running", "sleep 60")
-    _wait(lambda: manager.get_status("running") == "running", timeout=30)
+    wait_for(lambda: manager.get_status("running") == "running", timeout=30)
     manager.setup_job("unsubmitted", None, None)
     reaper = lwr.job_reaper
 
@@ -155,7 +155,7 @@ def test_server_reaps_on_its_own_and_says_so(lwr_server_factory):
     server.json("POST", "jobs", {"job_id": "busy"})
     assert server.request("POST", "jobs/busy/submit", {"command_line": "sleep 30"}) == (200, b"OK")
     for job_id in ("old", "never"):
-        _wait(lambda: not os.path.exists(os.path.join(server.staging_directory, job_id)), timeout=30)
+        wait_for(lambda: not os.path.exists(os.path.join(server.staging_directory, job_id)), timeout=30)
         assert server.json("GET", "jobs/%s/status" % job_id)["status"] == "lost"  # an unknown job now
     assert server.json("GET", "jobs/busy/status")["status"] == "running"
     pending = os.path.join(server.persistence_directory, "_default_-terminal-pending")

@@ -1,8 +1,6 @@
 """A submit whose answer is lost after it reached the real server: the client's retry must not
 turn the server's 409 ("already submitted") into a failed job, and the job runs once."""
 import socket
-import threading
-import time
 
 import pytest
 
@@ -10,35 +8,24 @@ from lwr.lwr_client import JobClient
 from lwr.lwr_client.exceptions import TransportError
 from lwr.lwr_client.interface import HttpLwrInterface
 from lwr.lwr_client.transport import get_transport
+from test.support.tcp_proxy import TcpProxy
+from test.support.wait import wait_for
 
 pytestmark = [pytest.mark.server]
 
 
-class AnswerDroppingProxy:
-    """Forwards each connection to ``target``; for the first request whose head contains
+class AnswerDroppingProxy(TcpProxy):
+    """Forwards each connection to ``target_port``; for the first request whose head contains
     ``marker`` it forwards the request, waits for the server's answer and closes the client's
     socket with a reset instead of passing the answer on."""
 
     def __init__(self, target_port, marker):
-        self.target_port = target_port
+        super().__init__(("127.0.0.1", target_port))
         self.marker = marker
         self.dropped = 0
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.start()
 
-    def _serve(self):
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(client,), daemon=True).start()
-
-    def _one(self, client):
-        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+    def relay(self, client, upstream):
         head = b""
         while b"\r\n\r\n" not in head:
             block = client.recv(65536)
@@ -53,30 +40,7 @@ class AnswerDroppingProxy:
             client.close()
             upstream.close()
             return
-        self._pipe(client, upstream)
-
-    @staticmethod
-    def _pipe(a, b):
-        def copy(src, dst):
-            try:
-                while True:
-                    block = src.recv(65536)
-                    if not block:
-                        break
-                    dst.sendall(block)
-            except OSError:
-                pass
-            finally:
-                for sock in (src, dst):
-                    try:
-                        sock.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-        threading.Thread(target=copy, args=(b, a), daemon=True).start()
-        copy(a, b)
-
-    def close(self):
-        self.listener.close()
+        super().relay(client, upstream)
 
 
 def _client(port, job_id, token=None):
@@ -93,10 +57,7 @@ def test_lost_submit_answer_is_retried_and_the_job_runs_once(lwr_server):
         client.setup()
         client.launch("echo ran >> ../outputs/runs.txt")
         assert proxy.dropped == 1
-        deadline = time.monotonic() + 30
-        while client.get_status() != "complete":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: client.get_status() == "complete", 30, "the job to complete", interval=0.1)
         assert lwr_server.request("GET", "jobs/once/files", {"name": "runs.txt"}) == (200, b"ran\n")
     finally:
         proxy.close()

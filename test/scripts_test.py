@@ -13,10 +13,10 @@ import sys
 import time
 import urllib.request
 
-import psutil
 import pytest
 
 from test.support.server import REPO_ROOT, free_port
+from test.support.wait import eventually, process_ended
 
 VENV = os.path.join(REPO_ROOT, ".venv")
 SCRIPTS = ["run.sh", "setup_venv.sh", "run_tests.sh"]
@@ -174,15 +174,7 @@ def daemon_pid(directory):
 
 
 def wait_gone(pid, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.1)
-    return False
+    return eventually(lambda: process_ended(pid), timeout, interval=0.1)
 
 
 @pytest.mark.server

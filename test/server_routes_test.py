@@ -7,6 +7,7 @@ import time
 import pytest
 
 from test.support.server import LwrServer, settled_listing
+from test.support.wait import wait_for
 
 pytestmark = pytest.mark.server
 
@@ -14,13 +15,8 @@ PY = sys.executable
 
 
 def wait_done(server, job_id, timeout=20, manager_prefix=""):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = server.json("GET", manager_prefix + "jobs/%s/status" % job_id)
-        if status["complete"] == "true":
-            return status
-        time.sleep(0.05)
-    raise AssertionError("job %s not done: %r" % (job_id, status))
+    manager = manager_prefix.split("/")[1] if manager_prefix else None  # "managers/<name>/"
+    return server.wait_for_status(job_id, timeout=timeout, manager=manager)
 
 
 def submit(server, job_id, command_line, prefix="", **params):
@@ -224,10 +220,7 @@ def test_uuid_assign_ids(lwr_server_factory):
 def test_cancel_running_job(lwr_server):
     lwr_server.json("POST", "jobs", {"job_id": "long"})
     submit(lwr_server, "long", "sleep 60")
-    deadline = time.monotonic() + 10
-    while lwr_server.json("GET", "jobs/long/status")["status"] != "running":
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    lwr_server.wait_for_status("long", ["running"], timeout=10)
     assert lwr_server.request("PUT", "jobs/long/cancel") == (200, b"OK")
     assert wait_done(lwr_server, "long")["status"] == "cancelled"
     assert lwr_server.request("PUT", "jobs/long/cancel") == (200, b"OK")  # twice is safe
@@ -260,10 +253,9 @@ def test_trees_left_by_a_stopped_server_are_removed_at_start(tmp_path):
     recent_setup.mkdir()
     server = LwrServer(tmp_path / "srv").start()
     try:
-        deadline = time.monotonic() + 15
-        while (staging / ".deleting-j1-abc123").exists() or old_setup.exists() or recent_setup.exists():
-            assert time.monotonic() < deadline, os.listdir(staging)
-            time.sleep(0.05)
+        wait_for(lambda: not any(path.exists() for path in (staging / ".deleting-j1-abc123", old_setup,
+                                                            recent_setup)),
+                 15, lambda: "the leftovers to go: %s" % os.listdir(staging))
         server.json("POST", "jobs", {"job_id": "j3"})
     finally:
         server.stop()

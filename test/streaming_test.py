@@ -11,6 +11,8 @@ import time
 import psutil
 import pytest
 
+from test.support.wait import wait_for_value
+
 pytestmark = pytest.mark.server
 
 BLOCK = os.urandom(1024 * 1024)
@@ -168,10 +170,7 @@ def test_interrupted_upload_leaves_no_file(lwr_server):
                  b"Content-Length: 1000000\r\n\r\n" + b"x" * 1000)
     sock.close()
     inputs = os.path.join(lwr_server.staging_directory, "cut", "inputs")
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and os.listdir(inputs):
-        time.sleep(0.05)
-    assert os.listdir(inputs) == []
+    wait_for_value(lambda: os.listdir(inputs), lambda names: names == [], 5, "the cut upload to be removed")
 
 
 @pytest.mark.parametrize("pem", ["*", "file"])

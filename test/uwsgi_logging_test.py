@@ -11,8 +11,9 @@ import pytest
 
 from test.support.server import REPO_ROOT, free_port
 from test.support.services import require
+from test.support.wait import wait_for
 
-pytestmark = [pytest.mark.server, pytest.mark.uwsgi]
+pytestmark = [pytest.mark.server, pytest.mark.uwsgi, pytest.mark.slow]
 
 TOKEN = "uwsgi-T0ken-value"
 #: uWSGI lives in a venv of its own: installed into the project's .venv, its ``uwsgi``
@@ -60,18 +61,16 @@ def test_uwsgi_with_the_sample_config_logs_requests_without_the_token(tmp_path):
         process = subprocess.Popen([uwsgi, "--ini-paste", config], cwd=str(tmp_path), stdout=log,
                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
-        statuses = []
-        deadline = time.monotonic() + 30
-        for query in ("private_key=%s", "private%%5Fkey=%s", "x=1;private_token=%s"):
-            while True:
-                try:
-                    with urllib.request.urlopen("http://127.0.0.1:%d/healthz?%s" % (port, query % TOKEN),
-                                                timeout=5) as response:
-                        statuses.append(response.status)
-                    break
-                except OSError:
-                    assert process.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                    time.sleep(0.2)
+        def healthz(query):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/healthz?%s" % (port, query % TOKEN),
+                                            timeout=5) as response:
+                    return response.status
+            except OSError:
+                assert process.poll() is None, log_path.read_text()
+                return None
+        statuses = [wait_for(lambda: healthz(query), 30, lambda: log_path.read_text(), interval=0.2)
+                    for query in ("private_key=%s", "private%%5Fkey=%s", "x=1;private_token=%s")]
         time.sleep(0.5)
     finally:
         process.send_signal(signal.SIGINT)  # uWSGI reloads on SIGTERM; SIGINT stops it

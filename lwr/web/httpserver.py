@@ -22,6 +22,7 @@ import errno
 import logging
 import os
 import resource
+import shutil
 import socket
 import ssl
 import sys
@@ -123,13 +124,19 @@ def self_signed_pem(path: str, common_name: str = "localhost") -> str:
 
 
 def ssl_context(ssl_pem: str) -> ssl.SSLContext:
-    if ssl_pem == "*":
-        directory = tempfile.mkdtemp(prefix="lwr-ssl-")
-        ssl_pem = self_signed_pem(os.path.join(directory, "auto.pem"))
-        log.warning("ssl_pem = *: serving HTTPS with a generated self-signed certificate")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(ssl_pem)
+    if ssl_pem != "*":
+        context.load_cert_chain(ssl_pem)
+        return context
+    # The generated key lives only in the context: load_cert_chain reads a file, which is
+    # removed at once (private to this process meanwhile: a 0700 directory, a 0600 file).
+    directory = tempfile.mkdtemp(prefix="lwr-ssl-")
+    try:
+        context.load_cert_chain(self_signed_pem(os.path.join(directory, "auto.pem")))
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    log.warning("ssl_pem = *: serving HTTPS with a generated self-signed certificate")
     return context
 
 

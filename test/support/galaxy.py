@@ -6,20 +6,21 @@
 ``galaxy-web`` with this checkout on ``PYTHONPATH`` so Galaxy loads
 ``lwr.galaxy.runner:LwrJobRunner``.  :class:`GalaxyApi` is a small client of Galaxy's API.
 """
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-import time
-
 import requests
 
 from test.support.server import REPO_ROOT, free_port
+from test.support.services import require
+from test.support.wait import eventually, wait_for_value
 
-__all__ = ["galaxy_enabled", "install_galaxy", "GalaxyServer", "GalaxyApi", "FIXTURES", "ENABLE_HINT",
-           "PULSAR_MQ_RUNNER"]
+__all__ = ["galaxy_enabled", "install_galaxy", "galaxy_venv", "running", "reversed_lines", "GalaxyServer",
+           "GalaxyApi", "FIXTURES", "ENABLE_HINT", "PULSAR_MQ_RUNNER", "SAMPLE_TEXT"]
 
 FIXTURES = os.path.join(REPO_ROOT, "test", "fixtures", "galaxy")
 INSTALL_SCRIPT = os.path.join(REPO_ROOT, "scripts", "services", "install-galaxy.sh")
@@ -28,6 +29,8 @@ ADMIN_KEY = "lwr-test-bootstrap-admin-key-0123456789"
 TERMINAL_JOB_STATES = ("ok", "error", "deleted", "deleting", "failed", "stopped", "skipped")
 #: Galaxy's own message-queue runner (``load`` of a ``runners`` entry).
 PULSAR_MQ_RUNNER = "galaxy.jobs.runners.pulsar:PulsarMQJobRunner"
+#: The text dataset of the ``text_dataset`` fixture (test/conftest.py): tabs, non-ASCII, three lines.
+SAMPLE_TEXT = "first line\nsecond line ünïcode\n\tthird line with tab\n"
 
 
 def galaxy_enabled() -> bool:
@@ -41,6 +44,34 @@ def install_galaxy() -> str:
     if result.returncode != 0:
         raise RuntimeError("install-galaxy.sh failed:\n%s" % result.stderr[-5000:])
     return result.stdout.strip().splitlines()[-1]
+
+
+def galaxy_venv() -> str:
+    """The cached Galaxy venv (installed now if missing); skips the calling fixture unless Galaxy
+    tests are enabled (fails instead under ``LWR_TEST_REQUIRE_SERVICES``)."""
+    require(galaxy_enabled(), ENABLE_HINT)
+    return install_galaxy()
+
+
+@contextlib.contextmanager
+def running(galaxy, user="lwrtester"):
+    """Start ``galaxy`` and yield a :class:`GalaxyApi` of a new user, whose ``admin`` attribute is
+    the admin's (job details such as ``external_id`` need an admin); stop Galaxy at the end."""
+    try:
+        galaxy.start()
+        admin = GalaxyApi(galaxy.url)
+        api = admin.as_new_user(user)
+        api.admin = admin
+        yield api
+    finally:
+        galaxy.stop()
+
+
+def reversed_lines(text) -> bytes:
+    """What the reverse tools write for ``text`` (str or UTF-8 bytes): its lines in reverse order."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    return "".join(reversed(text.splitlines(keepends=True))).encode("utf-8")
 
 
 class GalaxyServer:
@@ -150,18 +181,18 @@ class GalaxyServer:
              "-b", "127.0.0.1:%d" % self.port],
             cwd=self.site, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError("galaxy-web exited with %s:\n%s" % (self.process.returncode, self.log()))
-            try:
-                if requests.get(self.url + "/api/version", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError("Galaxy did not answer within %ss:\n%s" % (timeout, self.log()))
+        if not eventually(self._answers, timeout, interval=0.5):
+            self.stop()
+            raise RuntimeError("Galaxy did not answer within %ss:\n%s" % (timeout, self.log()))
+        return self
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError("galaxy-web exited with %s:\n%s" % (self.process.returncode, self.log()))
+        try:
+            return requests.get(self.url + "/api/version", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
 
     def stop(self, timeout: float = 60.0):
         """SIGTERM the whole process group (Galaxy and any job it runs locally), then SIGKILL."""
@@ -252,14 +283,8 @@ class GalaxyApi:
         return self.get("jobs/%s" % job_id, params={"full": "true"})
 
     def wait_for_job(self, job_id, timeout=120, states=TERMINAL_JOB_STATES) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.job(job_id)
-            if job["state"] in states:
-                return job
-            if time.monotonic() > deadline:
-                raise AssertionError("job %s still %s after %ss" % (job_id, job["state"], timeout))
-            time.sleep(0.5)
+        return wait_for_value(lambda: self.job(job_id), lambda job: job["state"] in states, timeout,
+                              "Galaxy job %s to reach %s" % (job_id, states), interval=0.5)
 
     def dataset(self, dataset_id) -> dict:
         return self.get("datasets/%s" % dataset_id)
