@@ -4,13 +4,13 @@ import http.client
 import json
 import subprocess
 import sys
-import time
 from urllib.parse import urlencode
 
 import pytest
 
 from lwr.web.status_auth import COOKIE_NAME
 from test.support.server import LwrServer
+from test.support.wait import wait_for_value
 
 pytestmark = pytest.mark.server
 
@@ -127,13 +127,11 @@ def _run_job(server, job_id, command, upload=None, remote_staging=None):
 
 
 def _wait_finished(server, job_ids, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        finished = {row["job_id"]: row for row in _report(server)["jobs"]["recent"]}
-        if set(job_ids) <= set(finished):
-            return finished
-        time.sleep(0.2)
-    raise AssertionError("jobs %s not in the history: %s" % (job_ids, _report(server)))
+    """The history rows of the report once every one of ``job_ids`` is there."""
+    recent = wait_for_value(lambda: {row["job_id"]: row for row in _report(server)["jobs"]["recent"]},
+                            lambda rows: set(job_ids) <= set(rows), timeout, "jobs %s in the history" % job_ids,
+                            interval=0.2)
+    return recent
 
 
 def test_finished_jobs_are_in_the_history_and_survive_a_restart(tmp_path):
@@ -160,12 +158,9 @@ def test_finished_jobs_are_in_the_history_and_survive_a_restart(tmp_path):
 
 def test_a_running_job_is_listed_with_its_state_and_age(server):
     _run_job(server, "slow1", "sleep 30")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        active = _report(server)["jobs"]["active"]
-        if active and active[0]["state"] == "running":
-            break
-        time.sleep(0.2)
+    active = wait_for_value(lambda: _report(server)["jobs"]["active"],
+                            lambda jobs: bool(jobs) and jobs[0]["state"] == "running", 30, "slow1 running",
+                            interval=0.2)
     (job,) = active
     assert (job["job_id"], job["tool_id"], job["state"]) == ("slow1", "tool_slow1", "running")
     assert job["age_seconds"] >= 0
