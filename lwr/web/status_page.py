@@ -13,7 +13,7 @@ import json
 import os
 import time
 
-from webob import Response
+from webob import Request, Response
 
 from lwr.lwr_client.progress import format_bytes
 from lwr.status_report import build_report, format_age
@@ -24,6 +24,9 @@ __all__ = ["status_page", "status_login", "status_logout", "status_json", "statu
 
 #: How often the page's script fetches ``/status.json``.
 REFRESH_SECONDS = 5
+#: The page, relative to its own directory: forms and redirects stay under any prefix
+#: (a proxy's, or ``/managers/<name>``).
+PAGE = "status"
 
 _STATIC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 
@@ -81,7 +84,7 @@ def login_form_response(request, message):
             "<label for=\"private_key\">Token (<code>private_key</code>)</label>"
             "<input id=\"private_key\" name=\"private_key\" type=\"password\" autocomplete=\"current-password\" "
             "required autofocus><button type=\"submit\">Sign in</button></form>"
-            % (_e(_own_name(request)), note))
+            % (PAGE, note))
     # A first visit (GET, no session) is a normal sign-in page; a wrong token is a refusal.
     refused = request.method == "POST" or had_cookie
     response = _response(_page("LWR status: sign in", body), status=401 if refused else 200)
@@ -90,30 +93,21 @@ def login_form_response(request, message):
     return response
 
 
-def _own_name(request) -> str:
-    """``status`` relative to the page's directory, for links and form actions."""
-    return "status"
-
-
 def status_login(app, environ):
     """The form's POST: the framework checked the token; set the session cookie and send the
     browser to the page (303, so a reload does not post the form again)."""
-    from webob import Request
-
     request = Request(environ)
     response = _response("", status=303)
-    response.location = _own_name(request)
+    response.location = PAGE
     if app.private_key:
         status_auth.set_cookie(response, request, app.private_key)
     return response
 
 
 def status_logout(environ):
-    from webob import Request
-
     request = Request(environ)
     response = _response("", status=303)
-    response.location = "../status"
+    response.location = "../" + PAGE
     status_auth.clear_cookie(response, request)
     return response
 
