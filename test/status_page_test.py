@@ -185,3 +185,16 @@ def test_lwr_status_prints_the_report(server):
     assert as_json.returncode == 0 and json.loads(as_json.stdout)["managers"][0]["name"] == "_default_"
     refused = subprocess.run(command + ["--private_token", "wrong"], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "answered 401" in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def test_values_from_clients_are_escaped_in_the_page(server):
+    hostile = "<img src=x onerror=alert(1)>"
+    assert server.request("POST", "jobs", {"job_id": "x1", "tool_id": hostile})[0] == 200
+    _run_job(server, "x2", "sleep 30")
+    server.request("POST", "jobs/x1/submit", {"command_line": "sleep 30"})
+    wait_for_value(lambda: _report(server)["jobs"]["active_count"], lambda count: count == 2, 30, "two active jobs")
+    code, body = server.request("GET", "status")
+    assert code == 200 and hostile.encode() not in body
+    assert b"&lt;img src=x onerror=alert(1)&gt;" in body
+    for job_id in ("x1", "x2"):
+        server.request("PUT", "jobs/%s/cancel" % job_id)
