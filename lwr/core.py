@@ -6,10 +6,13 @@ import time
 from lwr import log_ring
 from lwr.app_options import validate_app_conf
 from lwr.health import HealthCheck
-from lwr.history import JobHistory
+from lwr.history import HistoryRecorder, JobHistory
+from lwr.lifecycle import Threads
 from lwr.locks import LockManager
 from lwr.manager_factory import ConfigurationError, build_managers
 from lwr.managers.base import leftovers
+from lwr.managers.job_state import listeners as job_listeners
+from lwr.managers.base.reaper import DirectoryReaper
 from lwr.managers.retention import JobReaper, RetentionPolicy
 from lwr.managers.util.metrics import JobMetrics
 from lwr.tools.authorization import get_authorizer
@@ -28,10 +31,17 @@ DEFAULT_PERSISTENCE_DIRECTORY = "persisted_data"
 
 
 class LwrApp:
-    """Holds managers, file cache, authorizer and message-queue binding; knows nothing of HTTP."""
+    """Holds managers, file cache, authorizer and message-queue binding; knows nothing of HTTP.
+
+    Building it starts no thread: :meth:`start` does (managers' workers and monitors, the
+    recovery of active jobs, the directory reaper, retention), :meth:`shutdown` stops and joins
+    them.  Every thread is created through :attr:`threads` (:class:`lwr.lifecycle.Threads`).
+    """
 
     def __init__(self, global_conf=None, **conf):
         limit_malloc_arenas()  # before this app's threads exist (see lwr.util.malloc)
+        self.threads = Threads("lwr app")
+        self._started = False
         self.started_at = time.time()
         self.log_ring = log_ring.install()  # the status page's last warnings and errors
         conf = {k: v for k, v in conf.items() if v is not None}
@@ -45,10 +55,12 @@ class LwrApp:
         os.makedirs(self.persistence_directory, exist_ok=True)
         retention_policy = self._build_retention_policy(conf)
         self.job_history = self._build_job_history(conf, self.persistence_directory)
+        self.history_recorder = HistoryRecorder(self.job_history, self.staging_directory)
         self.health = self._build_health_check(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
+        self.reaper = DirectoryReaper(self.threads)
         self.authorizer = self._build_authorizer(conf)
         self.object_store = self._build_object_store(conf, self.staging_directory)
         self.dependency_manager = self._build_dependency_manager(conf)
@@ -66,7 +78,19 @@ class LwrApp:
                 raise
         publishes = bool(conf.get("message_queue_url")) and asbool(conf.get("message_queue_publish"), True)
         self.job_reaper = JobReaper(self.staging_directory, self.managers, retention_policy, started_ns,
-                                    self.lock_manager, honour_pending_publication=publishes).start()
+                                    self.lock_manager, honour_pending_publication=publishes,
+                                    threads=self.threads, reaper=self.reaper)
+
+    def start(self) -> "LwrApp":
+        """Start the app's threads and pick up the jobs an earlier server left active (once)."""
+        if self._started:
+            return self
+        self._started = True
+        job_listeners.add_listener(self.history_recorder)  # before any job can move
+        for manager in self.managers.values():
+            manager.start()
+        self.job_reaper.start()
+        return self
 
     @staticmethod
     def _build_retention_policy(conf):
@@ -138,6 +162,8 @@ class LwrApp:
         return Cache(cache_dir)
 
     def shutdown(self, timeout=None):
+        """Stop every thread of the app; returns those still running after ``timeout``."""
+        self.threads.stopping.set()
         self.job_reaper.shutdown(timeout)
         self.health.close()
         if self.message_queue_binding is not None:
@@ -150,4 +176,7 @@ class LwrApp:
                 manager.shutdown(timeout)
             except Exception:
                 log.exception("shutting down manager %s failed", manager.name)
+        remaining = self.threads.shutdown(timeout)
+        job_listeners.remove_listener(self.history_recorder)
         self.job_history.close()  # last: managers finishing jobs at shutdown still record them
+        return remaining

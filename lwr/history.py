@@ -232,7 +232,8 @@ def summary_from_directory(manager: str, job_id: str, path: str, state: Optional
 
 
 class HistoryRecorder:
-    """Records each job of this app reaching a terminal phase (a job-state listener)."""
+    """A job-state listener (:mod:`lwr.managers.job_state.listeners`): records each job of this
+    app's staging directory reaching a terminal phase."""
 
     TERMINAL = ("complete", "failed", "cancelled", "lost")
 
@@ -240,13 +241,14 @@ class HistoryRecorder:
         self.history = history
         self.staging_directory = os.path.abspath(staging_directory) + os.sep
 
-    def __call__(self, manager: str, job_id: str, path: str, phase: str) -> None:
+    def __call__(self, job_state, previous, phase) -> None:
         phase = str(phase)
         if phase not in self.TERMINAL or not self.history.enabled:
             return
-        if not os.path.abspath(path).startswith(self.staging_directory):
+        if not os.path.abspath(job_state.path).startswith(self.staging_directory):
             return  # another app's job (several apps in one process: tests, the local interface)
         try:
-            self.history.record(summary_from_directory(manager, job_id, path, phase))
-        except Exception:  # the history is a report: a failure to write it never fails the job
-            log.exception("job %s: could not record it in the job history", job_id)
+            self.history.record(summary_from_directory(job_state.manager or "_default_", job_state.job_id,
+                                                       job_state.path, phase))
+        except Exception:  # the history is a report: failing to write it never fails the job
+            log.exception("job %s: could not record it in the job history", job_state.job_id)

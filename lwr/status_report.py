@@ -5,13 +5,14 @@ Built from what the server already knows, reading only: the health check's compo
 written in their job directories, the job history (:mod:`lwr.history`) for recently finished
 jobs and transfer rates, and the last warnings and errors (:mod:`lwr.log_ring`).
 """
-import json
 import os
 import time
 from typing import Optional
 
 import lwr
 from lwr.health import HealthCheck
+from lwr.managers.job_state import READER, TERMINAL_PHASES, JobState, Phase
+from lwr.managers.job_state import facts as F
 
 __all__ = ["build_report", "job_phase", "format_age", "RATE_WINDOWS", "MAX_ACTIVE_SHOWN"]
 
@@ -26,33 +27,26 @@ ERRORS_SHOWN = 20
 WAITING_PHASES = ("accepted", "preprocessing", "queued")
 
 
-def _fact(path, name):
-    try:
-        with open(os.path.join(path, name), encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
+#: The fact whose time says since when a job is in each phase (JobState's phase facts).
+_SINCE = {Phase.ACCEPTED: F.TOOL_ID, Phase.PREPROCESSING: F.LAUNCH_CONFIG, Phase.SUBMITTED: F.PREPROCESSED,
+          Phase.RUNNING: F.RUNNING, Phase.POSTPROCESSING: F.FINAL_STATUS}
+#: How a phase is shown: SUBMITTED is a job the manager holds, not seen running yet.
+_SHOWN = {Phase.SUBMITTED: "queued"}
 
 
-def _exists(path, name) -> Optional[float]:
-    try:
-        return os.lstat(os.path.join(path, name)).st_mtime
-    except OSError:
-        return None
-
-
-def job_phase(path: str):
-    """``(phase, since)`` of the job in ``path``, read from its facts (writes nothing)."""
-    final = _fact(path, "final_status")
-    if final:
-        if final == "complete" and _exists(path, "postprocessed") is None:
-            return "postprocessing", _exists(path, "final_status")
-        return str(final), _exists(path, "postprocessed") or _exists(path, "final_status")
-    for name, phase in (("running", "running"), ("preprocessed", "queued"), ("launch_config", "preprocessing")):
-        since = _exists(path, name)
-        if since is not None:
-            return phase, since
-    return "accepted", _exists(path, "tool_id") or _exists(path, ".")
+def job_phase(path: str, job_id: str = ""):
+    """``(phase shown, since)`` of the job in ``path``, asked of its :class:`JobState` (a read)."""
+    state = JobState(path, job_id, READER)
+    phase = state.phase()
+    since = state.written_at(_SINCE.get(phase, F.FINAL_STATUS))
+    if phase in TERMINAL_PHASES:
+        since = state.terminal_since() or since
+    if since is None:
+        try:
+            since = os.stat(path).st_mtime
+        except OSError:
+            since = None
+    return _SHOWN.get(phase, phase.value), since
 
 
 def _active_job_ids(manager):
@@ -71,8 +65,8 @@ def _manager_jobs(name, manager, now):
             path = manager.job_directory(job_id).path
         except Exception:
             continue
-        phase, since = job_phase(path)
-        tool_id = _fact(path, "tool_id")
+        phase, since = job_phase(path, job_id)
+        tool_id = JobState(path, job_id, READER).get(F.TOOL_ID)
         jobs.append({"manager": name, "job_id": job_id, "tool_id": tool_id if isinstance(tool_id, str) else None,
                      "state": phase, "since": since,
                      "age_seconds": round(now - since, 1) if since else None})

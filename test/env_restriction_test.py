@@ -247,7 +247,7 @@ def test_message_queue_setup_with_a_refused_env_fails_without_running(tmp_path):
     from lwr.messaging.handlers import SetupHandler
 
     app = LwrApp(staging_directory=str(tmp_path / "staging"), persistence_directory=str(tmp_path / "persisted"),
-                 tool_config_files=TOOLBOX)
+                 tool_config_files=TOOLBOX).start()
     marker = tmp_path / "ran"
     failed = []
     try:

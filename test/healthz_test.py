@@ -81,7 +81,7 @@ def test_a_manager_whose_worker_stopped_is_down(tmp_path):
 
     app = LwrApp(staging_directory=str(tmp_path / "staging"),
                  persistence_directory=str(tmp_path / "persisted"),
-                 tool_dependency_dir=str(tmp_path / "deps"), healthz_min_free_bytes="0")
+                 tool_dependency_dir=str(tmp_path / "deps"), healthz_min_free_bytes="0").start()
     try:
         ok, body = app.health.report()
         assert ok, body

@@ -138,3 +138,30 @@ def test_log_ring_keeps_the_last_warnings_newest_first():
     records = ring.records()
     assert [r["message"] for r in records] == ["failed (OSError: disk gone)", "warning 4", "warning 3"]
     assert records[0]["level"] == "ERROR" and records[0]["logger"] == "lwr.test.ring"
+
+
+def test_the_recorder_keeps_terminal_phases_of_its_own_jobs_only(tmp_path):
+    from lwr.history import HistoryRecorder
+    from lwr.managers.job_state import PROXY, JobState, listeners
+
+    history = JobHistory(str(tmp_path / "h.sqlite"))
+    recorder = HistoryRecorder(history, str(tmp_path / "staging"))
+    mine, other = tmp_path / "staging" / "j1", tmp_path / "elsewhere" / "j2"
+    for path in (mine, other):
+        path.mkdir(parents=True)
+    listeners.add_listener(recorder)
+    listeners.add_listener(lambda *args: 1 / 0)  # a failing listener stops no other
+    try:
+        for path in (mine, other):
+            state = JobState(str(path), path.name, PROXY, "m")
+            before = history.count()
+            state.record_launch({})
+            state.record_accepted()
+            assert history.count() == before  # not terminal yet
+            state.record_final("failed", "it broke")
+    finally:
+        listeners.remove_listener(recorder)
+        listeners._listeners = ()
+    (row,) = history.recent()
+    assert (row["manager"], row["job_id"], row["state"], row["failure_reason"]) == ("m", "j1", "failed", "it broke")
+    assert {"preprocessing", "submitted", "finished"} <= set(row["timestamps"])

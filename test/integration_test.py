@@ -157,7 +157,7 @@ def lwr_app(tmp_path):
     directory = tmp_path / "app"
     conf = _prepare(directory)
     app = LwrApp(staging_directory=str(directory / "staging"), persistence_directory=str(directory / "persisted"),
-                 tool_dependency_dir=str(directory / "dependencies"), **conf)
+                 tool_dependency_dir=str(directory / "dependencies"), **conf).start()
     yield app
     app.shutdown()
 

@@ -8,7 +8,7 @@ from lwr.locks import LockManager
 from lwr.managers import status
 from lwr.managers.queued import QueueManager
 from lwr.managers.unqueued import Manager
-from lwr.managers.util.process import ProcessHandle
+from lwr.managers.util.process import ProcessHandle, WaitInterrupted
 from test.support.wait import wait_for_value
 
 
@@ -27,8 +27,10 @@ class FakeProcessOps:
             handle.write("0\n")
         return ProcessHandle(1000 + len(self.spawned), 1.0)
 
-    def wait(self, handle, poll_interval=0.5):
+    def wait(self, handle, poll_interval=0.5, stopping=None):
         while handle.pid in self.alive:
+            if stopping is not None and stopping.wait(0.01):
+                raise WaitInterrupted(handle.pid)
             time.sleep(0.01)
         return None
 
@@ -76,6 +78,7 @@ def manager(request, tmp_path):
     cls = Manager if request.param == "unqueued" else QueueManager
     kwds = {} if request.param == "unqueued" else {"num_concurrent_jobs": "1"}
     built = cls("test", _App(str(tmp_path / "staging")), process_ops=ops, **kwds)
+    built.start()
     yield built, ops
     built.shutdown()
 
@@ -89,7 +92,7 @@ def manager(request, tmp_path):
 def test_not_yet_started_jobs_run_exactly_once(manager, markers):
     manager, ops = manager
     directory, script = _job(manager, "j1", markers)
-    manager._recover_active_job("j1")
+    manager.recover_active_job("j1")
     assert wait_status(manager, "j1", [status.COMPLETE]) == status.COMPLETE
     assert ops.spawned == [script]
     assert not any(directory.has_metadata(m) for m in ("submitted", "launching", "command_line", "pid"))
@@ -102,7 +105,7 @@ def test_running_job_is_reattached_and_stale_markers_cleared(manager, extra):
     ops.alive.add(77)
     markers = dict(extra, pid={"pid": 77, "create_time": 1.0})
     directory, _script = _job(manager, "j2", markers)
-    manager._recover_active_job("j2")
+    manager.recover_active_job("j2")
     assert manager.get_status("j2") == status.RUNNING
     with open(os.path.join(directory.path, "return_code"), "w") as handle:
         handle.write("3\n")
@@ -116,16 +119,21 @@ def test_running_job_is_reattached_and_stale_markers_cleared(manager, extra):
 def test_process_that_died_with_the_server_reads_failed(manager):
     manager, ops = manager
     _job(manager, "j3", {"pid": {"pid": 78, "create_time": 1.0}, "submitted": "true"})
-    manager._recover_active_job("j3")
-    assert manager.get_status("j3") == status.FAILED
-    assert "ended without recording an exit code" in manager.failure_reason("j3")
+    _assert_recovered_failed(manager, ops, "j3", "ended without recording an exit code")
+
+
+def _assert_recovered_failed(manager, ops, job_id, reason):
+    """Recovered as failed with ``reason``, and not started again."""
+    manager.recover_active_job(job_id)
+    assert manager.get_status(job_id) == status.FAILED
+    assert reason in manager.failure_reason(job_id)
     assert ops.spawned == []
 
 
 def test_process_that_finished_while_the_server_was_down_is_complete(manager):
     manager, ops = manager
     _job(manager, "j4", {"pid": {"pid": 79, "create_time": 1.0}}, return_code=5)
-    manager._recover_active_job("j4")
+    manager.recover_active_job("j4")
     assert manager.get_status("j4") == status.COMPLETE and manager.return_code("j4") == 5
 
 
@@ -134,21 +142,18 @@ def test_launching_without_pid_finds_the_process_or_fails(manager):
     _directory, script = _job(manager, "found", {"launching": "true"})
     ops.running_scripts[script] = 90
     ops.alive.add(90)
-    manager._recover_active_job("found")
+    manager.recover_active_job("found")
     assert manager.get_status("found") == status.RUNNING
     ops.alive.discard(90)
     gone, _script = _job(manager, "gone", {"launching": "true"})
     open(os.path.join(gone.path, "job_started"), "w").close()  # it ran, then vanished
-    manager._recover_active_job("gone")
-    assert manager.get_status("gone") == status.FAILED
-    assert "not started again" in manager.failure_reason("gone")
-    assert ops.spawned == []
+    _assert_recovered_failed(manager, ops, "gone", "not started again")
 
 
 def test_launching_that_never_started_runs_once(manager):
     manager, ops = manager
     directory, script = _job(manager, "never", {"launching": "true"})  # killed just before the fork
-    manager._recover_active_job("never")
+    manager.recover_active_job("never")
     assert wait_status(manager, "never", [status.COMPLETE]) == status.COMPLETE
     assert ops.spawned == [script]
     assert not any(directory.has_metadata(m) for m in ("submitted", "launching", "command_line", "pid"))

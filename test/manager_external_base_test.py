@@ -7,12 +7,15 @@ import os
 import threading
 
 import pytest
+from webob import Request
 
 from lwr import manager_factory
 from lwr.core import LwrApp
 from lwr.managers import status
 from lwr.managers.base.external import ExternalBaseManager, ManagerError
+from lwr.managers.job_state import NotCancelled
 from lwr.managers.util.cli.job import JobStatus, SchedulerCommandError
+from lwr.web.local import local_app
 from test.support.wait import eventually, wait_for_value
 
 
@@ -99,7 +102,7 @@ class Apps:
         self.conf = dict(staging_directory=str(directory / "staging"),
                          persistence_directory=str(directory / "persisted"),
                          tool_dependency_dir=str(directory / "deps"), job_managers_config=str(ini))
-        self.app = LwrApp(**self.conf)
+        self.app = LwrApp(**self.conf).start()
 
     @property
     def manager(self):
@@ -107,7 +110,7 @@ class Apps:
 
     def restart(self):
         self.app.shutdown()
-        self.app = LwrApp(**self.conf)
+        self.app = LwrApp(**self.conf).start()
         return self.manager
 
 
@@ -204,6 +207,21 @@ def test_exit_code_reported_by_scheduler_is_kept_when_script_wrote_none(apps, sc
     assert apps.manager.return_code("j1") == 7
 
 
+def test_status_is_a_read_and_the_end_is_recorded_by_record_end(apps, scheduler):
+    submit(apps.manager, "j1")
+    job = external_id_of(apps, "j1")
+    apps.manager.monitor.shutdown()  # nothing advances the job but this test
+    scheduler.jobs[job].update(state=status.COMPLETE, exit_code=7)
+    manager = apps.manager.proxied_manager
+    directory = manager.job_directory("j1")
+    before = sorted(directory.job_directory_contents())
+    assert manager.get_status("j1") == status.COMPLETE
+    assert apps.manager.get_status("j1") == status.RUNNING  # the proxy: the end is not recorded yet
+    assert sorted(directory.job_directory_contents()) == before and not directory.has_metadata("return_code")
+    apps.manager.advance("j1")
+    assert apps.manager.get_status("j1") == status.COMPLETE and apps.manager.return_code("j1") == 7
+
+
 def test_kill_cancels_in_the_scheduler_and_reads_cancelled(apps, scheduler):
     submit(apps.manager, "j1")
     job = external_id_of(apps, "j1")
@@ -231,6 +249,35 @@ def test_kill_refused_by_a_live_scheduler_is_an_error_and_job_keeps_running(apps
     with pytest.raises(ManagerError, match="Permission denied"):
         apps.manager.proxied_manager.kill("j1")
     assert apps.manager.get_status("j1") == status.RUNNING
+
+
+def _running_and_refusing_cancel(apps, scheduler, job_id="j1"):
+    submit(apps.manager, job_id)
+    job = external_id_of(apps, job_id)
+    scheduler.jobs[job]["state"] = status.RUNNING
+    scheduler.cancel_error = "Permission denied"
+    return job
+
+
+def test_cancel_refused_answers_409_and_the_job_keeps_running(apps, scheduler):
+    _running_and_refusing_cancel(apps, scheduler)
+    web = local_app(apps.manager)
+    response = Request.blank("/jobs/j1/cancel", method="PUT").get_response(web)
+    assert response.status_int == 409 and "Permission denied" in response.text, response.text
+    assert apps.manager.get_status("j1") == status.RUNNING
+
+
+def test_clean_after_a_failed_kill_is_refused_and_keeps_the_job(apps, scheduler):
+    job = _running_and_refusing_cancel(apps, scheduler)
+    with pytest.raises(NotCancelled, match="Permission denied"):
+        apps.manager.clean("j1")
+    response = Request.blank("/jobs/j1", method="DELETE").get_response(local_app(apps.manager))
+    assert response.status_int == 409, response.text
+    assert apps.manager.job_directory("j1").exists() and apps.manager.is_active("j1")
+    assert apps.manager.get_status("j1") == status.RUNNING
+    scheduler.cancel_error = None  # the scheduler answers again: clean cancels, then removes
+    apps.manager.clean("j1")
+    assert ("cancel", job) in scheduler.calls and not apps.manager.job_directory("j1").exists()
 
 
 def test_submit_refused_reads_failed_with_the_schedulers_message(apps, scheduler):

@@ -189,7 +189,7 @@ def test_build_client_manager_with_an_amqp_url_gives_the_message_queue_manager(t
 def _app(tmp_path, **conf):
     conf.setdefault("staging_directory", str(tmp_path / "staging"))
     conf.setdefault("persistence_directory", str(tmp_path / "persisted"))
-    return LwrApp(**conf)
+    return LwrApp(**conf).start()
 
 
 def test_setup_handler_ignores_duplicates_and_finishes_an_interrupted_setup(tmp_path):

@@ -43,7 +43,7 @@ def app(tmp_path):
     def build(**conf):
         conf.setdefault("staging_directory", str(tmp_path / "staging"))
         conf.setdefault("persistence_directory", str(tmp_path / "persisted"))
-        apps.append(LwrApp(**conf))
+        apps.append(LwrApp(**conf).start())
         return apps[-1]
 
     yield build

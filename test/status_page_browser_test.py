@@ -53,15 +53,18 @@ def _wait(driver, condition, what, timeout=45):
     return WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda d: condition(d), message=what)
 
 
-def _row_text(driver, table_id, job_id):
-    """The text of ``job_id``'s row in table ``table_id`` ('' when absent)."""
-    from selenium.webdriver.common.by import By
+def _row_cells(driver, table_id, job_id):
+    """The cells' texts of ``job_id``'s row in table ``table_id`` ([] when absent), read in one
+    script: the page's refresh may replace the table between two WebDriver calls."""
+    rows = driver.execute_script(
+        "return Array.prototype.map.call(document.querySelectorAll('#' + arguments[0] + ' tbody tr'),"
+        " function (tr) { return Array.prototype.map.call(tr.cells, function (td) { return td.textContent; }); });",
+        table_id)
+    return next((row for row in rows if row and row[0] == job_id), [])
 
-    for row in driver.find_elements(By.CSS_SELECTOR, "#%s tbody tr" % table_id):
-        cells = row.find_elements(By.TAG_NAME, "td")
-        if cells and cells[0].text == job_id:
-            return row.text
-    return ""
+
+def _row_text(driver, table_id, job_id):
+    return " ".join(_row_cells(driver, table_id, job_id))
 
 
 def _start_job(server, job_id, command, **params):
@@ -90,7 +93,7 @@ def test_status_page_in_a_real_browser(browser, lwr_server_factory, tmp_path):
     assert "tool_b-run" in _row_text(browser, "active", "b-run")
     browser.save_screenshot(str(tmp_path / "status-running.png"))
     _wait(browser, lambda d: "complete" in _row_text(d, "recent", "b-run"), "b-run listed complete", timeout=60)
-    assert _row_text(browser, "recent", "b-run").split()[-1] == "4"  # its exit code
+    assert _row_cells(browser, "recent", "b-run")[5] == "4"  # its exit code
     assert not _row_text(browser, "active", "b-run")
 
     _start_job(server, "b-fail", "true", remote_staging=FAILING_STAGING)

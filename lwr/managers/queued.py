@@ -2,8 +2,8 @@
 import logging
 import os
 import queue
-import threading
 
+from lwr.managers.job_state import facts as F
 from lwr.managers.unqueued import Manager
 
 __all__ = ["QueueManager", "parse_concurrency"]
@@ -41,31 +41,34 @@ class QueueManager(Manager):
         self.num_concurrent_jobs = parse_concurrency(value)
         self.work_queue = queue.Queue()
         self.workers = []
-        for index in range(self.num_concurrent_jobs):
-            worker = threading.Thread(target=self._work, name="lwr-%s-worker-%d" % (name, index),
-                                      daemon=True)
-            worker.start()
-            self.workers.append(worker)
+
+    def start(self):
+        super().start()
+        self.workers = [self.threads.start("lwr-%s-worker-%d" % (self.name, index), self._work)
+                        for index in range(self.num_concurrent_jobs)]
 
     def _start(self, job_id, script):
         job_directory = self.job_directory(job_id)
+        state = self.job_state(job_id)
         with job_directory.lock():
-            job_directory.store_metadata("command_line", script)
+            state.set(F.COMMAND_LINE, script)
         self.work_queue.put(job_id)
 
     def _work(self):
         while True:
             job_id = self.work_queue.get()
-            if job_id is _STOP:
-                return
+            if job_id is _STOP or self.threads.stopping.is_set():
+                return  # a job still queued keeps its command_line fact: queued again at the next start
             try:
                 self._run_job(job_id, self._script_path(job_id), wait_in_thread=False)
             except Exception:
                 log.exception("running queued job %s failed", job_id)
 
     def shutdown(self, timeout=None):
+        self.threads.stopping.set()
         for _ in self.workers:
             self.work_queue.put(_STOP)
-        # Workers blocked on a running job are daemons: the job survives and is re-attached later.
+        # A worker waiting for a running job's process sees threads.stopping and lets go of it:
+        # the job survives and is re-attached at the next start.
         for worker in self.workers:
-            worker.join(timeout if timeout is not None else 0.1)
+            self.threads.join(worker, timeout if timeout is not None else 5)

@@ -58,7 +58,7 @@ class ExternalDrmaaQueueManager(DrmaaQueueManager):
     # -- users ----------------------------------------------------------------------------------
     def _job_user(self, job_id, submit_params=None):
         if submit_params is None:
-            config = self.job_directory(job_id).load_metadata("launch_config") or {}
+            config = self.job_state(job_id).launch_config()
             submit_params = config.get("submit_params") or {}
         user = submit_params.get("user")
         if not user:
@@ -130,7 +130,7 @@ class ExternalDrmaaQueueManager(DrmaaQueueManager):
         if os.path.isdir(directory) and os.stat(directory).st_uid != os.getuid():
             self._chown(job_id, self.server_user)
 
-    def _deactivate_job(self, job_id):
-        super()._deactivate_job(job_id)
+    def forget_job(self, job_id):
+        super().forget_job(job_id)
         with self._returned_lock:
             self._returned.discard(job_id)

@@ -25,9 +25,10 @@ import time
 from typing import Callable, List, Mapping, Optional, Tuple
 
 from lwr import paths
-from lwr.managers import status
+from lwr.lifecycle import Threads
 from lwr.managers.base import leftovers
 from lwr.managers.base.directory import JobDirectory
+from lwr.managers.job_state import READER
 
 __all__ = ["RetentionPolicy", "JobReaper", "parse_duration", "RETENTION_OPTIONS"]
 
@@ -78,7 +79,7 @@ class JobReaper:
 
     def __init__(self, staging_directory: str, managers: Mapping, policy: RetentionPolicy, started_ns: int,
                  lock_manager=None, honour_pending_publication: bool = False,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, threads=None, reaper=None):
         self.staging_directory = os.path.abspath(staging_directory)
         self.managers = managers
         self.policy = policy
@@ -86,22 +87,22 @@ class JobReaper:
         self.lock_manager = lock_manager
         self.honour_pending_publication = honour_pending_publication
         self.clock = clock
+        self.threads = threads if threads is not None else Threads("retention")
+        self.reaper = reaper
         self._stopping = threading.Event()
         self._thread = None
 
     def start(self) -> "JobReaper":
-        self._thread = threading.Thread(target=self._run, name="lwr-retention", daemon=True)
-        self._thread.start()
+        self._thread = self.threads.start("lwr-retention", self._run)
         return self
 
     def shutdown(self, timeout: Optional[float] = None) -> None:
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout if timeout is not None else 5)
+        self.threads.join(self._thread, timeout if timeout is not None else 5)
 
     def _run(self) -> None:
         try:
-            leftovers.sweep(self.staging_directory, self.started_ns, self._stopping.is_set)
+            leftovers.sweep(self.staging_directory, self.started_ns, self._stopping.is_set, self.reaper)
         except Exception:
             log.exception("removing the leftovers of an earlier server failed")
         while self.policy.enabled and not self._stopping.is_set():
@@ -129,7 +130,7 @@ class JobReaper:
             except paths.InvalidPath:
                 continue  # .deleting-*, .setup-* and anything that is not a job
             try:
-                reason = self._reap_if_due(JobDirectory(self.staging_directory, job_id, self.lock_manager), now)
+                reason = self._reap_if_due(JobDirectory(self.staging_directory, job_id, self.lock_manager, self.reaper), now)
             except OSError as exc:
                 log.warning("retention: job %s skipped: %s", job_id, exc)
                 continue
@@ -157,11 +158,12 @@ class JobReaper:
         return reason
 
     def _due(self, job_directory: JobDirectory, now: float) -> Optional[str]:
-        final_status = job_directory.load_metadata("final_status")
+        state = job_directory.state(READER)
+        final_status = state.final_status()
         if final_status:
             if self.policy.cleanup_after is None:
                 return None
-            if final_status == status.COMPLETE and not job_directory.has_metadata("postprocessed"):
+            if not state.finished():
                 return None  # outputs still being pushed
             job_id = job_directory.job_id
             if any(manager.is_active(job_id) for manager in self.managers.values()):
@@ -169,27 +171,17 @@ class JobReaper:
             if self.honour_pending_publication and any(
                     manager.terminal_status_pending(job_id) for manager in self.managers.values()):
                 return None  # its status has not reached the message queue yet
-            age = now - _newest_mtime(job_directory, ("final_status", "postprocessed"))
+            age = now - state.terminal_since()
             if age < self.policy.cleanup_after:
                 return None
             return "%s %s ago, cleanup_after is %s" % (final_status, _human(age), _human(self.policy.cleanup_after))
-        if job_directory.has_metadata("launch_config") or self.policy.cleanup_unsubmitted_after is None:
+        if state.launch_recorded() or self.policy.cleanup_unsubmitted_after is None:
             return None
         idle = now - _last_activity(job_directory.path)
         if idle < self.policy.cleanup_unsubmitted_after:
             return None
         return "set up but not submitted, untouched for %s, cleanup_unsubmitted_after is %s" % (
             _human(idle), _human(self.policy.cleanup_unsubmitted_after))
-
-
-def _newest_mtime(job_directory: JobDirectory, names) -> float:
-    times = []
-    for name in names:
-        try:
-            times.append(os.stat(os.path.join(job_directory.path, name)).st_mtime)
-        except FileNotFoundError:
-            continue
-    return max(times) if times else 0.0
 
 
 def _last_activity(path: str) -> float:

@@ -1,98 +1,44 @@
 """``StatefulManagerProxy``: durable job life cycle around any manager (spec §4).
 
-The proxy owns the phases the managers know nothing about: remote staging
-before launch, pushing outputs after it, the active-job list that survives a
-restart, and the one terminal status each job ends with.  Its state is kept in
-marker files of the job directory:
+The proxy owns the phases the managers know nothing about: remote staging before launch,
+pushing outputs after it, the active-job list that survives a restart, and the one terminal
+status each job ends with.  A job's phase lives in :mod:`lwr.managers.job_state` and changes
+only through ``JobState``'s transition methods, called from here:
 
-* ``launch_config``   the submit request, written before ``submit`` answers OK
-* ``preprocessed``    staging done and the manager accepted the job
-* ``running``         the job was seen running once (fires the callback once)
-* ``final_status``    complete / cancelled / failed / lost, written exactly once
-* ``failure_reason``  why a job failed, appended to its stderr in status responses
-* ``postprocessed``   outputs pushed (or nothing to push)
+* ``launch``  (a request)          ACCEPTED -> PREPROCESSING, then a thread stages and hands
+                                   the job to the manager: -> SUBMITTED (or FAILED)
+* ``advance`` (the JobMonitor)     SUBMITTED -> RUNNING -> a terminal status or POSTPROCESSING
+* ``kill`` / ``record_failure``    -> CANCELLED / FAILED
+
+``get_status`` only reads.  The proxy implements :class:`lwr.managers.ManagerInterface` and
+talks to its manager only through that interface.
 """
 import logging
-import os
 import threading
-import time
 
-from lwr.managers import status
+from lwr.managers import ManagerInterface, status
+from lwr.managers.active_jobs import ActiveJobs, PendingTerminalStatuses
+from lwr.managers.job_state import PROXY, JobState, JobStateConflict, NotCancelled, Phase, UnknownJob
+from lwr.managers.job_state import facts as F
+from lwr.managers.monitor import JobMonitor
 from lwr.managers.staging import needs_postprocess, postprocess, preprocess
 from lwr.managers.util.job_script import InvalidEnvironment, env_to_statement
 
-__all__ = ["StatefulManagerProxy", "ActiveJobs", "PendingTerminalStatuses", "UnknownJob", "JobStateConflict"]
+__all__ = ["StatefulManagerProxy", "ActiveJobs", "PendingTerminalStatuses", "UnknownJob", "JobStateConflict",
+           "NotCancelled", "InvalidEnvironment"]
 
 log = logging.getLogger(__name__)
 
-#: Manager markers showing the manager already accepted a job (so it must not be launched again).
-_LAUNCHED_MARKERS = ("submitted", "command_line", "launching", "pid", "return_code", "external_id",
-                     "cancelled")
 
+class StatefulManagerProxy(ManagerInterface):
+    """Wraps a manager; every route talks to this object.  ``start()`` recovers the active jobs
+    and starts the monitor; the constructor starts nothing."""
 
-class UnknownJob(KeyError):
-    """No job directory for this id."""
-
-    def __str__(self):
-        return "unknown job %s" % self.args[0]
-
-
-class JobStateConflict(Exception):
-    """The request does not fit the job's state (e.g. a second submit)."""
-
-
-class ActiveJobs:
-    """Ids of jobs not yet finished: empty files in ``<persistence_directory>/<manager>-active-jobs``."""
-
-    def __init__(self, persistence_directory, manager_name):
-        self.directory = None
-        if persistence_directory:
-            self.directory = os.path.join(persistence_directory, "%s-active-jobs" % manager_name)
-            os.makedirs(self.directory, exist_ok=True)
-
-    def activate(self, job_id):
-        if self.directory:
-            open(os.path.join(self.directory, job_id), "a").close()
-
-    def deactivate(self, job_id):
-        if self.directory:
-            try:
-                os.unlink(os.path.join(self.directory, job_id))
-            except FileNotFoundError:
-                pass
-
-    def active_job_ids(self):
-        if not self.directory:
-            return []
-        return sorted(name for name in os.listdir(self.directory) if not name.startswith("."))
-
-    def contains(self, job_id) -> bool:
-        return bool(self.directory) and os.path.exists(os.path.join(self.directory, job_id))
-
-
-# -- message-queue hook (lwr.messaging): terminal statuses not yet confirmed delivered -----------
-class PendingTerminalStatuses(ActiveJobs):
-    """Ids whose terminal status callback is due but not yet confirmed published.
-
-    An empty file ``<persistence_directory>/<manager>-terminal-pending/<job_id>`` is
-    created *before* the job leaves the active list, so a restart between the two
-    never loses the job's one terminal status.  ``lwr.messaging`` removes the entry
-    once the broker confirmed the status; ``clean`` removes it too (HTTP mode).
-    """
-
-    def __init__(self, persistence_directory, manager_name):
-        self.directory = None
-        if persistence_directory:
-            self.directory = os.path.join(persistence_directory, "%s-terminal-pending" % manager_name)
-            os.makedirs(self.directory, exist_ok=True)
-
-
-class StatefulManagerProxy:
-    """Wraps a manager; every route talks to this object."""
-
-    def __init__(self, proxied_manager, persistence_directory=None, min_polling_interval=None, **kwds):
+    def __init__(self, proxied_manager: ManagerInterface, persistence_directory=None, min_polling_interval=None,
+                 threads=None, **kwds):
         self._proxied_manager = proxied_manager
         self.name = proxied_manager.name
+        self.threads = threads if threads is not None else proxied_manager.threads
         self.min_polling_interval = float(min_polling_interval if min_polling_interval not in (None, "")
                                           else 0.5)
         self.active_jobs = ActiveJobs(persistence_directory, self.name)
@@ -101,37 +47,80 @@ class StatefulManagerProxy:
         self._memory_failures = {}
         self._postprocessing = set()
         self._guard = threading.Lock()
-        self._stopping = threading.Event()
-        self._recover()
-        self._monitor = threading.Thread(target=self._monitor_loop, name="lwr-%s-monitor" % self.name,
-                                         daemon=True)
-        self._monitor.start()
-
-    def __getattr__(self, name):
-        return getattr(self._proxied_manager, name)
+        self.monitor_thread = None
+        self.monitor = JobMonitor(self.name, self.active_jobs.active_job_ids, self.advance, self.threads,
+                                  interval=self.min_polling_interval, forget=self.active_jobs.deactivate,
+                                  unknown=(UnknownJob,))
 
     @property
-    def proxied_manager(self):
+    def proxied_manager(self) -> ManagerInterface:
         return self._proxied_manager
+
+    @property
+    def manager_type(self) -> str:
+        return self._proxied_manager.manager_type
+
+    @property
+    def staging_directory(self) -> str:
+        return self._proxied_manager.staging_directory
 
     def set_state_change_callback(self, callback):
         self.state_change_callback = callback
 
-    # -- job life cycle -----------------------------------------------------------------------
+    # -- life cycle of the object ---------------------------------------------------------------
+    def start(self):
+        self._proxied_manager.start()
+        self._recover()
+        self.monitor_thread = self.monitor.start()  # an attribute: /healthz checks it is alive
+
+    def shutdown(self, timeout=None):
+        self.threads.stopping.set()
+        self.monitor.shutdown(timeout)
+        self._proxied_manager.shutdown(timeout)
+
+    # -- delegated as they are ------------------------------------------------------------------
+    def job_directory(self, job_id):
+        return self._proxied_manager.job_directory(job_id)
+
     def setup_job(self, job_id, tool_id, tool_version, use_metadata=False,
                   preserve_galaxy_python_environment=False):
         return self._proxied_manager.setup_job(
             job_id, tool_id, tool_version, use_metadata=use_metadata,
             preserve_galaxy_python_environment=preserve_galaxy_python_environment)
 
+    def authorize_submission(self, job_id, job_config):
+        self._proxied_manager.authorize_submission(job_id, job_config)
+
+    def return_code(self, job_id):
+        return self._proxied_manager.return_code(job_id)
+
+    def stdout_contents(self, job_id):
+        return self._proxied_manager.stdout_contents(job_id)
+
+    def stderr_contents(self, job_id):
+        return self._proxied_manager.stderr_contents(job_id)
+
+    def job_stdout_contents(self, job_id):
+        return self._proxied_manager.job_stdout_contents(job_id)
+
+    def job_stderr_contents(self, job_id):
+        return self._proxied_manager.job_stderr_contents(job_id)
+
+    def system_properties(self):
+        return self._proxied_manager.system_properties()
+
+    # -- job life cycle -------------------------------------------------------------------------
     def _existing_job_directory(self, job_id):
         job_directory = self._proxied_manager.job_directory(job_id)
         if not job_directory.exists():
             raise UnknownJob(job_id)
         return job_directory
 
+    def _state(self, job_directory) -> JobState:
+        return job_directory.state(PROXY, self.name)
+
     def handle_remote_staging(self, job_id, staging_config):
-        self._existing_job_directory(job_id).store_metadata("staging_config", staging_config)
+        self._state(self._existing_job_directory(job_id)).set(F.STAGING_CONFIG, staging_config)
 
     def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
                setup_params=None, touch_outputs=(), dynamic_file_sources=None, token_endpoint=None):
@@ -153,104 +142,130 @@ class StatefulManagerProxy:
         with job_directory.lock("status"):
             if not job_directory.exists():  # removed (clean, retention) since the check above
                 raise UnknownJob(job_id)
-            if job_directory.has_metadata("launch_config") or job_directory.has_metadata("final_status"):
+            state = self._state(job_directory)
+            if state.submitted():
                 raise JobStateConflict("job %s was already submitted" % job_id)
             for path in touch_paths:
                 open(path, "ab").close()
-            job_directory.store_metadata("launch_config", launch_config)
+            state.record_launch(launch_config)
             self.active_jobs.activate(job_id)
         self._launch_in_thread(job_id)
 
     def _launch_in_thread(self, job_id):
-        thread = threading.Thread(target=self._stage_and_launch, args=(job_id,),
-                                  name="lwr-launch-%s" % job_id, daemon=True)
-        thread.start()
+        self.threads.start("lwr-launch-%s" % job_id, self._stage_and_launch, job_id)
 
     def _stage_and_launch(self, job_id):
         job_directory = self._proxied_manager.job_directory(job_id)
+        state = self._state(job_directory)
         try:
-            config = job_directory.load_metadata("launch_config") or {}
-            staging_config = job_directory.load_metadata("staging_config") or {}
-            preprocess(job_directory, staging_config.get("setup", []))
+            config = state.launch_config()
+            preprocess(job_directory, state.staging_config().get("setup", []))
             # Held across the launch so a cancel cannot slip in between the check and the launch.
             with job_directory.lock("status"):
-                if job_directory.has_metadata("final_status"):
+                if state.terminal():
                     return  # cancelled while staging
                 self._proxied_manager.launch(
                     job_id, config.get("command_line"), config.get("submit_params") or {},
                     dependencies_description=config.get("dependencies_description"),
                     env=config.get("env") or [])
-                job_directory.store_metadata("preprocessed", True)
+                state.record_accepted()
         except Exception as exc:
             if not job_directory.exists():
                 return
             log.exception("job %s: staging or launch failed", job_id)
             self._finish(job_directory, status.FAILED, "LWR could not launch the job: %s" % exc)
+        self.monitor.wake()
 
     def get_status(self, job_id):
+        """The job's status, read from its phase and (while it runs) its manager; changes nothing.
+
+        When the manager's answer is ahead of the recorded phase (the job ended) the monitor is
+        woken to record it, and until then the job reads ``running``: a client never sees
+        ``complete`` before the outputs are pushed, nor ``queued`` after ``running``.
+        """
         job_directory = self._existing_job_directory(job_id)
         with job_directory.lock("status"):
             if job_id in self._memory_failures:
                 return status.FAILED
-            final_status = job_directory.load_metadata("final_status")
-            if final_status:
-                if final_status == status.COMPLETE and not job_directory.has_metadata("postprocessed"):
-                    return status.POSTPROCESSING
-                return final_status
-            if not job_directory.has_metadata("preprocessed"):
+            phase = self._state(job_directory).phase()
+            if phase in (Phase.ACCEPTED, Phase.PREPROCESSING):
                 return status.PREPROCESSING
+            if phase not in (Phase.SUBMITTED, Phase.RUNNING):
+                return phase.value
             manager_status = self._proxied_manager.get_status(job_id)
-            if manager_status == status.RUNNING and not job_directory.has_metadata("running"):
-                job_directory.store_metadata("running", True)
+        if status.is_job_done(manager_status):
+            self.monitor.wake()
+            return status.RUNNING  # it ran (or tried to); never back to queued once seen running
+        if manager_status == status.RUNNING and phase == Phase.SUBMITTED:
+            self.monitor.wake()
+        return manager_status
+
+    def advance(self, job_id):
+        """Record what the manager reports (running once, the terminal status) and start pushing
+        outputs; called by the monitor for every active job, and by ``kill``."""
+        job_directory = self._existing_job_directory(job_id)
+        with job_directory.lock("status"):
+            state = self._state(job_directory)
+            if job_id in self._memory_failures:
+                if not state.terminal():  # not on disk yet (it was full): try again
+                    self._finish(job_directory, status.FAILED, self._memory_failures[job_id])
+                return
+            phase = state.phase()
+            if phase == Phase.POSTPROCESSING:
+                self._postprocess_in_thread(job_id)  # after a restart; at most one at a time
+                return
+            if phase not in (Phase.SUBMITTED, Phase.RUNNING):
+                return
+            manager_status = self._proxied_manager.get_status(job_id)
+            if manager_status == status.RUNNING and state.record_running():
                 self._callback(status.RUNNING, job_id)
             if not status.is_job_done(manager_status):
-                return manager_status
+                return
+            final_status = self._proxied_manager.record_end(job_id)
             reason = None
-            if manager_status in (status.FAILED, status.LOST):
+            if final_status in (status.FAILED, status.LOST):
                 reason = self._proxied_manager.failure_reason(job_id)
-            return self._finish(job_directory, manager_status, reason)
+            self._finish(job_directory, final_status, reason)
 
     def _finish(self, job_directory, final_status, reason=None):
         """Record the job's one terminal status; start pushing outputs if it completed."""
         job_id = job_directory.job_id
+        state = self._state(job_directory)
         with job_directory.lock("status"):
-            if job_directory.has_metadata("final_status"):
-                return self.get_status(job_id)
-            if reason:
-                job_directory.store_metadata("failure_reason", reason)
-            job_directory.store_metadata("final_status", final_status)
-            self._proxied_manager._deactivate_job(job_id)
-            if final_status != status.COMPLETE:
-                if final_status != status.CANCELLED:
-                    self.terminal_pending.activate(job_id)  # MQ hook
-                self.active_jobs.deactivate(job_id)
-                if final_status != status.CANCELLED:
-                    self._callback(final_status, job_id)
-                return final_status
-            staging_config = job_directory.load_metadata("staging_config") or {}
-            if not needs_postprocess(staging_config):
-                job_directory.store_metadata("postprocessed", True)
-                self.terminal_pending.activate(job_id)  # MQ hook
-                self.active_jobs.deactivate(job_id)
-                self._callback(status.COMPLETE, job_id)
-                return status.COMPLETE
-            self._postprocess_in_thread(job_id)
-            return status.POSTPROCESSING
+            if state.terminal():
+                return
+            outputs_pending = final_status == status.COMPLETE and needs_postprocess(state.staging_config())
+            try:
+                state.record_final(final_status, reason, outputs_pending=outputs_pending)
+            except OSError as exc:
+                # A full disk: a failed job reads failed from memory at once; the monitor retries
+                # the write with backoff (a complete job reads running until it is written).
+                if final_status in (status.FAILED, status.LOST):
+                    self._memory_failures[job_id] = reason or "the job %s" % final_status
+                log.warning("job %s: could not record its %s status yet: %s", job_id, final_status, exc)
+                raise
+            self._proxied_manager.forget_job(job_id)
+            if outputs_pending:
+                self._postprocess_in_thread(job_id)
+                return
+            if final_status != status.CANCELLED:
+                self.terminal_pending.activate(job_id)  # MQ hook, before the job leaves the active list
+            self.active_jobs.deactivate(job_id)
+            if final_status != status.CANCELLED:
+                self._callback(final_status, job_id)
 
     def _postprocess_in_thread(self, job_id):
         with self._guard:
             if job_id in self._postprocessing:
                 return
             self._postprocessing.add(job_id)
-        thread = threading.Thread(target=self._postprocess, args=(job_id,),
-                                  name="lwr-postprocess-%s" % job_id, daemon=True)
-        thread.start()
+        self.threads.start("lwr-postprocess-%s" % job_id, self._postprocess, job_id)
 
     def _postprocess(self, job_id):
         job_directory = self._proxied_manager.job_directory(job_id)
+        state = self._state(job_directory)
         try:
-            staging_config = job_directory.load_metadata("staging_config") or {}
-            failures = postprocess(job_directory, staging_config)
+            failures = postprocess(job_directory, state.staging_config())
         except Exception as exc:
             log.exception("job %s: staging outputs failed", job_id)
             failures = [exc]
@@ -260,11 +275,10 @@ class StatefulManagerProxy:
         if not job_directory.exists():
             return
         with job_directory.lock("status"):
+            reason = None
             if failures:
                 reason = "LWR could not send the job's outputs back: %s" % "; ".join(map(str, failures))
-                job_directory.store_metadata("failure_reason", reason)
-                job_directory.store_metadata("final_status", status.FAILED)
-            job_directory.store_metadata("postprocessed", True)
+            state.record_postprocessed(reason)
             self.terminal_pending.activate(job_id)  # MQ hook
             self.active_jobs.deactivate(job_id)
             self._callback(status.FAILED if failures else status.COMPLETE, job_id)
@@ -278,37 +292,41 @@ class StatefulManagerProxy:
         job_directory = self._proxied_manager.job_directory(job_id)
         try:
             with job_directory.lock("status"):
-                job_directory.store_metadata("failure_reason", reason)
-                job_directory.store_metadata("final_status", status.FAILED)
+                self._state(job_directory).record_final(status.FAILED, reason)
             self.active_jobs.deactivate(job_id)
-        except OSError:
-            log.warning("job %s: could not record failure on disk: %s", job_id, reason)
+        except (OSError, JobStateConflict) as exc:
+            log.warning("job %s: could not record failure on disk (%s): %s", job_id, exc, reason)
 
     def failure_reason(self, job_id):
         if job_id in self._memory_failures:
             return self._memory_failures[job_id]
-        return self._proxied_manager.job_directory(job_id).load_metadata("failure_reason")
+        return self._state(self._proxied_manager.job_directory(job_id)).failure_reason()
 
     def kill(self, job_id):
+        """Cancel the job.  ``NotCancelled`` (409) when the manager could not stop it: the job
+        keeps running and reads as it does."""
         job_directory = self._existing_job_directory(job_id)
         with job_directory.lock("status"):
-            if job_directory.has_metadata("final_status"):
+            state = self._state(job_directory)
+            if state.terminal():
                 return
-            launched = job_directory.has_metadata("preprocessed") or any(
-                job_directory.has_metadata(m) for m in _LAUNCHED_MARKERS)
-            if not launched:
+            if not state.accepted():
                 self._finish(job_directory, status.CANCELLED)
                 return
-        self._proxied_manager.kill(job_id)
-        self.get_status(job_id)
+        try:
+            self._proxied_manager.kill(job_id)
+        except Exception as exc:
+            log.warning("job %s: cancelling failed, the job keeps running: %s", job_id, exc)
+            raise NotCancelled("job %s could not be cancelled: %s" % (job_id, exc)) from exc
+        self.advance(job_id)
 
     def clean(self, job_id):
+        """Remove the job; a job still running is cancelled first, and stays (``NotCancelled``)
+        when that fails: its directory must not go while the job writes in it."""
         job_directory = self._existing_job_directory(job_id)
-        try:
-            if not job_directory.has_metadata("final_status") and job_directory.has_metadata("launch_config"):
-                self.kill(job_id)
-        except Exception:
-            log.exception("job %s: kill before clean failed", job_id)
+        state = self._state(job_directory)
+        if not state.terminal() and state.launch_recorded():
+            self.kill(job_id)  # NotCancelled propagates: nothing is removed
         self.forget(job_id)
         self._proxied_manager.clean(job_id)
 
@@ -317,7 +335,16 @@ class StatefulManagerProxy:
         self.active_jobs.deactivate(job_id)
         self.terminal_pending.deactivate(job_id)  # MQ hook
         self._memory_failures.pop(job_id, None)
-        self._proxied_manager._deactivate_job(job_id)
+        self._proxied_manager.forget_job(job_id)
+
+    def forget_job(self, job_id):
+        self.forget(job_id)
+
+    def recover_active_job(self, job_id):
+        self._recover_job(job_id)
+
+    def record_end(self, job_id):
+        return self.get_status(job_id)
 
     def is_active(self, job_id) -> bool:
         """True while the job is on this manager's active list (not yet finished)."""
@@ -341,7 +368,7 @@ class StatefulManagerProxy:
         except Exception:
             log.exception("job %s: status callback for %s failed", job_id, new_status)
 
-    # -- restart and monitoring ---------------------------------------------------------------
+    # -- restart --------------------------------------------------------------------------------
     def _recover(self):
         for job_id in self.active_jobs.active_job_ids():
             try:
@@ -354,44 +381,20 @@ class StatefulManagerProxy:
         if not job_directory.exists():
             self.active_jobs.deactivate(job_id)
             return
-        final_status = job_directory.load_metadata("final_status")
-        if final_status:
-            if final_status == status.COMPLETE and not job_directory.has_metadata("postprocessed"):
-                self._postprocess_in_thread(job_id)
-            else:
-                self.active_jobs.deactivate(job_id)
-            return
-        if job_directory.has_metadata("preprocessed"):
-            self._proxied_manager._recover_active_job(job_id)
-        elif any(job_directory.has_metadata(m) for m in _LAUNCHED_MARKERS):
-            # Died after the manager accepted the job but before "preprocessed" was written.
-            job_directory.store_metadata("preprocessed", True)
-            self._proxied_manager._recover_active_job(job_id)
-        elif job_directory.has_metadata("launch_config"):
+        state = self._state(job_directory)
+        phase = state.phase()
+        if phase == Phase.POSTPROCESSING:
+            self._postprocess_in_thread(job_id)
+        elif state.terminal():
+            self.active_jobs.deactivate(job_id)
+        elif phase in (Phase.SUBMITTED, Phase.RUNNING):
+            self._proxied_manager.recover_active_job(job_id)
+        elif state.accepted():
+            # Died after the manager accepted the job but before the proxy recorded it.
+            state.record_accepted()
+            self._proxied_manager.recover_active_job(job_id)
+        elif state.launch_recorded():
             log.info("job %s: staging was interrupted by a restart; starting it again", job_id)
             self._launch_in_thread(job_id)
         else:
             self.active_jobs.deactivate(job_id)
-
-    def _monitor_loop(self):
-        """Drive every active job's transitions even when no client polls (MQ mode, outputs push)."""
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            for job_id in self.active_jobs.active_job_ids():
-                if self._stopping.is_set():
-                    return
-                try:
-                    self.get_status(job_id)
-                except UnknownJob:
-                    self.active_jobs.deactivate(job_id)
-                except Exception:
-                    log.exception("job %s: status check failed", job_id)
-            self._stopping.wait(max(self.min_polling_interval - (time.monotonic() - started), 0.05))
-
-    def shutdown(self, timeout=None):
-        self._stopping.set()
-        self._monitor.join(timeout if timeout is not None else 5)
-        self._proxied_manager.shutdown(timeout)
-
-
-__all__ += ["InvalidEnvironment"]

@@ -9,6 +9,8 @@ import logging
 from typing import Optional
 
 from lwr.managers import status as job_status
+from lwr import paths
+from lwr.managers.job_state import READER, NotCancelled, UnknownJob
 from lwr.util import JsonTooDeep, loads_bounded
 
 __all__ = ["MalformedMessage", "SetupHandler", "KillHandler", "CleanHandler", "StatusRequestHandler",
@@ -51,7 +53,10 @@ def _job_id(body: dict) -> str:
         raise MalformedMessage("no job_id in the message")
     if not isinstance(job_id, (str, int)) or isinstance(job_id, bool):
         raise MalformedMessage("job_id must be a string, not %r" % (job_id,))
-    return str(job_id)
+    try:
+        return paths.check_job_id(str(job_id))
+    except paths.InvalidPath as exc:
+        raise MalformedMessage(str(exc), str(job_id))
 
 
 def failed_payload(job_id: str, reason: str, status: str = job_status.FAILED) -> dict:
@@ -83,8 +88,7 @@ class _Handler:
         try:
             job_directory = self.manager.job_directory(job_id)
             # Only a directory this message created (nothing launched) may be marked failed.
-            exists = job_directory.exists() and not (job_directory.has_metadata("launch_config")
-                                                     or job_directory.has_metadata("final_status"))
+            exists = job_directory.exists() and not job_directory.state(READER).submitted()
         except Exception:  # an unusable job id: there is no directory to record anything in
             exists = False
         if exists:
@@ -139,10 +143,9 @@ class SetupHandler(_Handler):
     def _known(self, job_id) -> bool:
         try:
             job_directory = self.manager.job_directory(job_id)
-        except ValueError as exc:
+        except paths.InvalidPath as exc:
             raise MalformedMessage(str(exc), job_id)
-        return job_directory.exists() and (job_directory.has_metadata("launch_config")
-                                           or job_directory.has_metadata("final_status"))
+        return job_directory.exists() and job_directory.state(READER).submitted()
 
     def _submit(self, job_id, body) -> str:
         from lwr.manager_endpoint_util import submit_job
@@ -179,8 +182,6 @@ class _JobRequestHandler(_Handler):
         raise NotImplementedError
 
     def handle(self, body, route=None) -> str:
-        from lwr.managers.stateful import UnknownJob
-
         job_id = None
         try:
             body = decode_body(body)
@@ -189,9 +190,13 @@ class _JobRequestHandler(_Handler):
             self.act(job_id, route)
             log.info("job %s: %s on request from the message queue", job_id, self.done)
             return self.done
-        except (UnknownJob, ValueError) as exc:
+        except UnknownJob as exc:
             log.warning("manager %s: %s for unknown job %s ignored: %s", self.manager.name, self.kind, job_id, exc)
             return "unknown"
+        except NotCancelled as exc:
+            log.warning("manager %s: %s of job %s not done, the job keeps running: %s", self.manager.name,
+                        self.kind, job_id, exc)
+            return "not cancelled"
         except MalformedMessage as exc:
             log.error("manager %s: rejected %s message: %s", self.manager.name, self.kind, exc)
             return "rejected"
@@ -232,7 +237,6 @@ class StatusRequestHandler(_JobRequestHandler):
 
     def act(self, job_id, route):
         from lwr.manager_endpoint_util import full_status
-        from lwr.managers.stateful import UnknownJob
 
         try:
             current = self.manager.get_status(job_id)

@@ -118,7 +118,7 @@ class LwrManagerConfigBuilder(LwrConfigBuilder):
 
 
 def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **overrides):
-    """An :class:`~lwr.core.LwrApp` from the builder's ini section, with ``overrides`` applied.
+    """A started :class:`~lwr.core.LwrApp` from the builder's ini section, with ``overrides`` applied.
 
     With ``config_env`` true, ``LWR_CONFIG_<OPTION>`` environment variables
     override ini options too (before ``overrides``).
@@ -131,7 +131,8 @@ def load_lwr_app(config_builder: LwrConfigBuilder, config_env: bool = False, **o
     conf.update(overrides)
     config_builder.check(conf)
     try:
-        return LwrApp(global_conf={"__file__": config_builder.ini_path, "here": config_builder.root}, **conf)
+        app = LwrApp(global_conf={"__file__": config_builder.ini_path, "here": config_builder.root}, **conf)
+        return app.start()
     except ConfigError:
         raise
     except ConfigurationError as exc:  # found while building (a manager's plugin, ...): same one line

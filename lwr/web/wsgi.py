@@ -99,7 +99,7 @@ def app_factory(global_conf, **local_conf):
     config_file = global_conf.get("__file__")
     try:
         check_app_conf(global_conf, local_conf)
-        lwr_app = LwrApp(global_conf=global_conf, **local_conf)
+        lwr_app = LwrApp(global_conf=global_conf, **local_conf).start()
     except ConfigurationError as exc:
         raise _refusal(str(exc.located(config_file, "app:main"))) from None
     webapp = LwrWebApp(lwr_app)

@@ -4,8 +4,11 @@ import os
 import shlex
 import uuid
 
-from lwr.managers import status
+from lwr.managers import ManagerInterface, status
 from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT, TOOL_STDERR, TOOL_STDOUT, JobDirectory
+from lwr.managers.job_state import MANAGER, JobState
+from lwr.managers.job_state import facts as F
+from lwr.lifecycle import Threads
 from lwr.managers.util.job_script import job_script
 from lwr.util import asbool
 
@@ -17,15 +20,15 @@ UNKNOWN_RETURN_CODE = "__unknown__"
 JOB_SCRIPT_NAME = "command.sh"
 #: Streams in status responses keep at most this many bytes (head and tail), as Pulsar's do.
 MAXIMUM_STREAM_SIZE = 64 * 1024
-#: Job metadata written at setup: ``{"use_metadata": bool, "preserve_galaxy_python_environment": bool}``.
-SETUP_OPTIONS = "setup_options"
+#: Job fact written at setup: ``{"use_metadata": bool, "preserve_galaxy_python_environment": bool}``.
+SETUP_OPTIONS = F.SETUP_OPTIONS
 
 
 class ManagerError(Exception):
     """A manager could not do what was asked; the message is shown to the client."""
 
 
-class BaseManager:
+class BaseManager(ManagerInterface):
     """Base of all managers.  ``kwds`` are the manager's ini options (strings)."""
 
     manager_type = None
@@ -36,9 +39,12 @@ class BaseManager:
         self.staging_directory = os.path.abspath(app.staging_directory)
         os.makedirs(self.staging_directory, exist_ok=True)
         self.lock_manager = app.lock_manager
+        self.reaper = getattr(app, "reaper", None)  # the app's DirectoryReaper (lwr.managers.base.reaper)
         self.authorizer = app.authorizer
         self.dependency_manager = app.dependency_manager
         self.job_metrics = getattr(app, "job_metrics", None)
+        # The app's thread owner (lwr.lifecycle); a manager built alone (tests) owns its own.
+        self.threads = getattr(app, "threads", None) or Threads("manager %s" % name)
         self.debug = asbool(kwds.get("debug"), False)
         self.assign_ids = kwds.get("assign_ids") or "galaxy"
         self.galaxy_home = kwds.get("galaxy_home") or os.environ.get("GALAXY_HOME")
@@ -52,7 +58,11 @@ class BaseManager:
 
     # -- directories and ids ------------------------------------------------------------------
     def job_directory(self, job_id: str) -> JobDirectory:
-        return JobDirectory(self.staging_directory, job_id, self.lock_manager)
+        return JobDirectory(self.staging_directory, job_id, self.lock_manager, self.reaper)
+
+    def job_state(self, job_id: str) -> JobState:
+        """The job's facts as this manager may write them (lwr.managers.job_state)."""
+        return self.job_directory(job_id).state(MANAGER, self.name)
 
     def _get_job_id(self, input_job_id) -> str:
         if self.assign_ids == "uuid":
@@ -69,9 +79,10 @@ class BaseManager:
         job_directory.setup()
         try:
             self.authorizer.get_authorization(tool_id).authorize_setup()
-            job_directory.store_metadata("tool_id", tool_id or "")
-            job_directory.store_metadata("tool_version", tool_version or "")
-            job_directory.store_metadata(SETUP_OPTIONS, {
+            state = job_directory.state(MANAGER, self.name)
+            state.set(F.TOOL_ID, tool_id or "")
+            state.set(F.TOOL_VERSION, tool_version or "")
+            state.set(F.SETUP_OPTIONS, {
                 "use_metadata": bool(use_metadata),
                 "preserve_galaxy_python_environment": bool(preserve_galaxy_python_environment)})
         except BaseException:
@@ -97,11 +108,8 @@ class BaseManager:
 
     # -- job results --------------------------------------------------------------------------
     def return_code(self, job_id: str):
-        value = self.job_directory(job_id).read_text("return_code", "").strip()
-        try:
-            return int(value)
-        except ValueError:
-            return UNKNOWN_RETURN_CODE
+        value = self.job_state(job_id).return_code()
+        return UNKNOWN_RETURN_CODE if value is None else value
 
     # The status rule (docs/galaxy.rst, "Streams"): ``stdout``/``stderr`` are the tool's streams
     # when the command wrote metadata/tool_stdout or metadata/tool_stderr (Galaxy's command line
@@ -137,12 +145,12 @@ class BaseManager:
         """Tool-based authorization of a whole submit request (for the tool the job was set up
         for), before any of it is stored."""
         job_directory = self.job_directory(job_id)
-        tool_id = job_directory.load_metadata("tool_id", "")
+        tool_id = self.job_state(job_id).get(F.TOOL_ID, "")
         self.authorizer.get_authorization(tool_id).authorize_submission(job_directory, job_config)
 
     def _check_execution(self, job_directory: JobDirectory, command_line: str):
         """Tool-based authorization of staged tool files, configs and the raw command line."""
-        tool_id = job_directory.load_metadata("tool_id", "")
+        tool_id = job_directory.state(MANAGER).get(F.TOOL_ID, "")
         authorization = self.authorizer.get_authorization(tool_id)
         tool_dir = job_directory.tool_files_directory()
         # Tool files may be nested (tools with required_files send e.g. subdir/helper.R).
@@ -191,7 +199,8 @@ class BaseManager:
         authorization.authorize_dependencies(dependencies_description)
         env = authorization.authorize_env(job_directory, env)
         command = self._expand_command_line(command_line, dependencies_description)
-        options = job_directory.load_metadata(SETUP_OPTIONS) or {}
+        state = self.job_state(job_id)
+        options = state.get(F.SETUP_OPTIONS) or {}
         pre, post = ("", "")
         if self.job_metrics is not None:
             # Current Galaxy reads job metrics from its metadata directory, 0.2.0-era clients
@@ -202,8 +211,8 @@ class BaseManager:
         script = job_script(
             working_directory=job_directory.working_directory(),
             command=command,
-            exit_code_path=os.path.join(job_directory.path, "return_code"),
-            start_marker_path=os.path.join(job_directory.path, "job_started"),
+            exit_code_path=state.fact_path(F.RETURN_CODE),
+            start_marker_path=state.fact_path(F.JOB_STARTED),
             headers=headers,
             env=list(env or []) + self.env_vars,
             galaxy_lib=self._galaxy_lib(),
@@ -221,26 +230,7 @@ class BaseManager:
         os.chmod(path, 0o700)
         return path
 
-    # -- hooks for the stateful proxy ---------------------------------------------------------
-    def _recover_active_job(self, job_id: str) -> None:
-        """Re-attach to an active job after a restart (managers override)."""
-
-    def _deactivate_job(self, job_id: str) -> None:
-        """Forget in-memory state of a finished job (managers override)."""
-
-    def shutdown(self, timeout=None) -> None:
-        """Stop background threads (managers override)."""
-
-    def get_status(self, job_id: str) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
-               setup_params=None):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def kill(self, job_id: str) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
+    # -- hooks for the stateful proxy (ManagerInterface): managers override ------------------------
     def failure_reason(self, job_id: str):
         """Why a job ended ``failed`` (external managers report walltime / memory kills)."""
         return None

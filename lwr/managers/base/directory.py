@@ -7,10 +7,11 @@ import tempfile
 
 from lwr import paths
 from lwr.managers.base.reaper import discard_tree
+from lwr.managers.job_state import JobState, store
+from lwr.managers.job_state.facts import fact_names
 from lwr.lwr_client.job_directory import NESTED_TYPES as _CLIENT_NESTED_TYPES
 from lwr.lwr_client.job_directory import TYPE_DIRECTORIES, JobDirectoryLayout
 from lwr.lwr_client.path_type import OUTPUT_PATH_TYPES
-from lwr.util import atomic_write_json, read_json
 
 __all__ = ["JobDirectory", "JobExists", "UnknownFileType", "TYPE_DIRECTORIES", "NESTED_TYPES", "JOB_STDOUT",
            "JOB_STDERR", "TOOL_STDOUT", "TOOL_STDERR"]
@@ -19,12 +20,11 @@ __all__ = ["JobDirectory", "JobExists", "UnknownFileType", "TYPE_DIRECTORIES", "
 NESTED_TYPES = set(_CLIENT_NESTED_TYPES)
 CREATED_SUBDIRS = ("inputs", "working", "outputs", "configs", "tool_files", "metadata")
 
-#: Files LWR keeps at the top of a job directory; clients may not overwrite them.
-RESERVED_NAMES = {
-    "tool_id", "tool_version", "command.sh", "stdout", "stderr", "return_code", "submitted", "pid",
-    "cancelled", "command_line", "external_id", "staging_config", "preprocessed", "running",
-    "final_status", "postprocessed", "launch_config", "job_started", "failure_reason", "launching", "process_start",
-    "jt.json", "job.condor.submit", "job_condor.log", "setup_options", "home", "tmp",
+#: Files LWR keeps at the top of a job directory; clients may not overwrite them: every job
+#: fact (lwr.managers.job_state.facts) and the files the managers make for the job.
+RESERVED_NAMES = fact_names() | {
+    "command.sh", "stdout", "stderr", "process_start", "jt.json", "job.condor.submit", "job_condor.log",
+    "home", "tmp",
 }
 
 #: The job script's own streams (every manager writes them here) and the tool's streams
@@ -51,11 +51,12 @@ class UnknownFileType(ValueError):
 class JobDirectory(JobDirectoryLayout):
     """Paths and metadata of one job.  Construction validates ``job_id``."""
 
-    def __init__(self, staging_directory: str, job_id: str, lock_manager=None):
+    def __init__(self, staging_directory: str, job_id: str, lock_manager=None, reaper=None):
         self.job_id = paths.check_job_id(job_id)
         self.staging_directory = os.path.abspath(staging_directory)
         self.path = os.path.join(self.staging_directory, self.job_id)
         self._lock_manager = lock_manager
+        self._reaper = reaper
 
     # -- layout -------------------------------------------------------------------------------
     def setup(self) -> None:
@@ -87,7 +88,7 @@ class JobDirectory(JobDirectoryLayout):
 
     def delete(self) -> None:
         """Remove the job directory: its name is free at once, the files go in the background."""
-        discard_tree(self.path, self.job_id)
+        discard_tree(self.path, self.job_id, self._reaper)
 
     def sub_directory(self, name: str) -> str:
         return os.path.join(self.path, name) if name else self.path
@@ -129,27 +130,27 @@ class JobDirectory(JobDirectoryLayout):
         directory_type = output_type if output_type in OUTPUT_PATH_TYPES else "output"
         return self.calculate_path(name, directory_type, create_parents=False)
 
-    # -- metadata (JSON values in files at the top of the job directory) -----------------------
+    # -- job state (lwr.managers.job_state owns every fact and who may write it) ----------------
+    def state(self, writer: str, manager: str = "") -> JobState:
+        """The job's facts as layer ``writer`` (``proxy``, ``manager``) may read and write them."""
+        return JobState(self.path, self.job_id, writer, manager)
+
     def _metadata_path(self, name: str) -> str:
         return os.path.join(self.path, name)
 
+    # Raw JSON files at the top of the job directory, for tests that lay out a job by hand;
+    # LWR's own code goes through state().
     def store_metadata(self, name: str, value) -> None:
-        atomic_write_json(self._metadata_path(name), value)
+        store.write_value(self._metadata_path(name), value)
 
     def load_metadata(self, name: str, default=None):
-        try:
-            return read_json(self._metadata_path(name), default)
-        except ValueError:
-            return default
+        return store.read_value(self._metadata_path(name), default)
 
     def has_metadata(self, name: str) -> bool:
-        return os.path.exists(self._metadata_path(name))
+        return store.exists(self._metadata_path(name))
 
     def remove_metadata(self, name: str) -> None:
-        try:
-            os.unlink(self._metadata_path(name))
-        except FileNotFoundError:
-            pass
+        store.remove(self._metadata_path(name))
 
     def read_text(self, name: str, default: str = "") -> str:
         """A raw text file of the job directory (stdout, stderr), decoded leniently."""

@@ -1,14 +1,10 @@
 """``ExternalBaseManager``: jobs handed to a site's resource manager (spec §3.5).
 
 A subclass knows one scheduler: how to submit a job script (returning the scheduler's id),
-ask for a job's state and cancel it.  This base keeps everything else, in marker files of the
-job directory so a restarted server picks every job up again:
-
-* ``submitted``       the script is being handed to the scheduler (no id yet)
-* ``external_id``     the scheduler's id for the job
-* ``return_code``     written by the job script itself (the tool's exit code)
-* ``cancelled``       cancelled on request
-* ``failure_reason``  why the job failed (walltime/memory kill, scheduler error, ...)
+ask for a job's state and cancel it.  This base keeps everything else, in the job's facts
+(:mod:`lwr.managers.job_state.facts`) so a restarted server picks every job up again:
+``submitted`` (being handed to the scheduler, no id yet), ``external_id``, ``return_code``
+(written by the job script), ``cancelled``, ``failure_reason`` (walltime/memory kill, ...).
 """
 import logging
 import os
@@ -19,6 +15,7 @@ import time
 from typing import Dict, Optional, Tuple
 
 from lwr.managers import status
+from lwr.managers.job_state import facts as F
 from lwr.managers.base import BaseManager, ManagerError
 from lwr.managers.base.directory import JOB_STDERR
 from lwr.managers.util.cli.job import JobStatus, SchedulerCommandError, UNKNOWN
@@ -50,6 +47,7 @@ class ExternalBaseManager(BaseManager):
                              % kwds.get("status_cache_seconds")) from None
         self._external_ids: Dict[str, str] = {}
         self._last_status: Dict[str, Tuple[float, JobStatus]] = {}
+        self._assessed: Dict[str, Tuple[str, Optional[str], Optional[int]]] = {}  # done, not yet recorded
         self._ids_lock = threading.Lock()
 
     # -- what a scheduler-specific subclass provides ------------------------------------------
@@ -91,7 +89,7 @@ class ExternalBaseManager(BaseManager):
             known = self._external_ids.get(job_id)
         if known is not None:
             return known
-        stored = self.job_directory(job_id).load_metadata("external_id")
+        stored = self.job_state(job_id).get(F.EXTERNAL_ID)
         if stored is None:
             return None
         with self._ids_lock:
@@ -100,35 +98,33 @@ class ExternalBaseManager(BaseManager):
 
     def submitted_at(self, job_id: str) -> Optional[float]:
         """When the job was handed to the scheduler (the ``external_id`` marker's time)."""
-        try:
-            return os.path.getmtime(self.job_file(job_id, "external_id"))
-        except OSError:
-            return None
+        return self.job_state(job_id).written_at(F.EXTERNAL_ID)
 
     # -- launching ------------------------------------------------------------------------------
     def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
                setup_params=None):
         job_directory = self.job_directory(job_id)
+        state = self.job_state(job_id)
         with job_directory.lock():
-            if job_directory.has_metadata("cancelled"):
+            if state.has(F.CANCELLED):
                 return
-            if job_directory.has_metadata("external_id"):
+            if state.has(F.EXTERNAL_ID):
                 raise ManagerError("job %s was already submitted to the scheduler" % job_id)
         script = self._write_job_script(job_id, command_line, dependencies_description, env,
                                         headers=self._script_headers(job_id))
         with job_directory.lock():
-            job_directory.store_metadata("submitted", True)
+            state.set(F.SUBMITTED, True)
         # A failure here propagates: the stateful proxy reports the job failed with its message.
         external_id = str(self._submit(job_id, script, dict(submit_params or {}))).strip()
         if not external_id:
             raise ManagerError("the scheduler returned no job id")
         with job_directory.lock():
-            job_directory.store_metadata("external_id", external_id)
-            job_directory.remove_metadata("submitted")
+            state.set(F.EXTERNAL_ID, external_id)
+            state.clear(F.SUBMITTED)
         with self._ids_lock:
             self._external_ids[job_id] = external_id
         log.info("job %s submitted as %s %s", job_id, self.manager_type, external_id)
-        if job_directory.has_metadata("cancelled"):
+        if state.has(F.CANCELLED):
             # kill() came while the scheduler was still answering the submission
             try:
                 self._cancel(job_id, external_id)
@@ -137,18 +133,39 @@ class ExternalBaseManager(BaseManager):
 
     # -- status ---------------------------------------------------------------------------------
     def get_status(self, job_id):
-        job_directory = self.job_directory(job_id)
-        if job_directory.has_metadata("cancelled"):
-            return self._ended(job_id, status.CANCELLED)
-        if job_directory.has_metadata("failure_reason"):
-            return self._ended(job_id, status.FAILED)
+        """The job's status from its facts and the scheduler; writes nothing (``record_end`` does)."""
+        found = self._assess(job_id)
+        if status.is_job_done(found[0]):
+            with self._ids_lock:
+                self._assessed[job_id] = found  # record_end records what this answer saw
+        return found[0]
+
+    def record_end(self, job_id):
+        """The job ended: record its exit code (when only the scheduler knows it) and why it
+        failed, hand its directory back (``_job_ended``), and return its final status."""
+        with self._ids_lock:
+            found = self._assessed.pop(job_id, None)
+        final, reason, exit_code = found or self._assess(job_id)
+        state = self.job_state(job_id)
+        if exit_code is not None and not state.has(F.RETURN_CODE):
+            state.set(F.RETURN_CODE, int(exit_code))
+        if reason:
+            self._record_reason(job_id, reason)
+        return self._ended(job_id, final)
+
+    def _assess(self, job_id: str) -> Tuple[str, Optional[str], Optional[int]]:
+        """``(status, failure reason to record, exit code to record)``."""
+        state = self.job_state(job_id)
+        if state.has(F.CANCELLED):
+            return status.CANCELLED, None, None
+        if state.has(F.FAILURE_REASON):
+            return status.FAILED, None, None
         external_id = self.external_id(job_id)
         if external_id is None:
-            if job_directory.has_metadata("submitted"):
-                return status.QUEUED  # being submitted right now
-            return self._fail(job_id, "LWR has no record of this job's scheduler id")
-        scheduler_status = self._cached_status(job_id, external_id)
-        return self._resolve(job_id, scheduler_status)
+            if state.has(F.SUBMITTED):
+                return status.QUEUED, None, None  # being submitted right now
+            return status.FAILED, "LWR has no record of this job's scheduler id", None
+        return self._resolve(state.has(F.RETURN_CODE), self._cached_status(job_id, external_id))
 
     def _cached_status(self, job_id: str, external_id: str) -> JobStatus:
         now = time.monotonic()
@@ -170,37 +187,35 @@ class ExternalBaseManager(BaseManager):
             self._last_status[job_id] = (now, found)
         return found
 
-    def _resolve(self, job_id: str, found: JobStatus) -> str:
-        """A scheduler status -> the job's LWR status, recording exit code / reason when done."""
+    @staticmethod
+    def _resolve(has_code: bool, found: JobStatus) -> Tuple[str, Optional[str], Optional[int]]:
+        """A scheduler status -> ``(status, reason, exit code)`` as :meth:`_assess` answers."""
         state, exit_code, reason = found
-        if state in (status.QUEUED, status.RUNNING):
-            return state
-        job_directory = self.job_directory(job_id)
-        if state == status.CANCELLED:
-            return self._ended(job_id, status.CANCELLED)
+        if state in (status.QUEUED, status.RUNNING, status.CANCELLED):
+            return state, None, None
         if state == status.FAILED:
-            return self._fail(job_id, reason or "the scheduler reports the job failed")
-        has_code = job_directory.has_metadata("return_code")
+            return status.FAILED, reason or "the scheduler reports the job failed", None
         if state == status.COMPLETE:
-            if not has_code and exit_code is not None:
-                job_directory.store_metadata("return_code", int(exit_code))
-                has_code = True
-            if not has_code:
-                return self._fail(job_id, "the scheduler reports the job finished, but its script "
-                                          "recorded no exit code (it was killed or could not start)")
-            return self._ended(job_id, status.COMPLETE)
+            if has_code:
+                return status.COMPLETE, None, None
+            if exit_code is not None:
+                return status.COMPLETE, None, int(exit_code)
+            return status.FAILED, ("the scheduler reports the job finished, but its script recorded no "
+                                   "exit code (it was killed or could not start)"), None
         # LOST: the scheduler has forgotten the job; its own exit-code file decides.
         if has_code:
-            return self._ended(job_id, status.COMPLETE)
-        return self._fail(job_id, "%s; the job recorded no exit code, so it did not finish normally"
-                          % (reason or "the scheduler no longer knows this job"))
+            return status.COMPLETE, None, None
+        return status.FAILED, ("%s; the job recorded no exit code, so it did not finish normally"
+                               % (reason or "the scheduler no longer knows this job")), None
 
     def _fail(self, job_id: str, reason: str) -> str:
-        job_directory = self.job_directory(job_id)
-        if not job_directory.has_metadata("failure_reason"):
-            reason = explain_failure(reason, self.job_file(job_id, JOB_STDERR))
-            job_directory.store_metadata("failure_reason", reason)
+        self._record_reason(job_id, reason)
         return self._ended(job_id, status.FAILED)
+
+    def _record_reason(self, job_id: str, reason: str) -> None:
+        state = self.job_state(job_id)
+        if not state.has(F.FAILURE_REASON):
+            state.set(F.FAILURE_REASON, explain_failure(reason, self.job_file(job_id, JOB_STDERR)))
 
     def _ended(self, job_id: str, final: str) -> str:
         try:
@@ -210,16 +225,17 @@ class ExternalBaseManager(BaseManager):
         return final
 
     def failure_reason(self, job_id):
-        return self.job_directory(job_id).load_metadata("failure_reason")
+        return self.job_state(job_id).get(F.FAILURE_REASON)
 
     # -- cancelling -----------------------------------------------------------------------------
     def kill(self, job_id):
         job_directory = self.job_directory(job_id)
+        state = self.job_state(job_id)
         with job_directory.lock():
-            if job_directory.has_metadata("cancelled"):
+            if state.has(F.CANCELLED):
                 return
             # Marked first, so whatever the scheduler reports while the job dies reads cancelled.
-            job_directory.store_metadata("cancelled", True)
+            state.set(F.CANCELLED, True)
         external_id = self.external_id(job_id)
         if external_id is None:
             return  # not submitted yet: launch() sees the marker and does not submit
@@ -234,30 +250,31 @@ class ExternalBaseManager(BaseManager):
                 current = JobStatus(UNKNOWN)
             if current.done or current.state == status.LOST:
                 # Already over: no cancellation happened, let the job keep its real outcome.
-                job_directory.remove_metadata("cancelled")
+                state.clear(F.CANCELLED)
                 log.info("job %s (%s) had already ended when cancelled: %s", job_id, external_id, exc)
                 return
-            job_directory.remove_metadata("cancelled")
+            state.clear(F.CANCELLED)
             raise ManagerError("the scheduler did not cancel job %s: %s" % (external_id, exc)) from exc
         if accepted is False:
-            job_directory.remove_metadata("cancelled")
+            state.clear(F.CANCELLED)
             log.info("job %s (%s) had already ended when cancelled", job_id, external_id)
             return
         log.info("job %s (%s) cancelled", job_id, external_id)
 
     # -- restart --------------------------------------------------------------------------------
-    def _recover_active_job(self, job_id):
-        job_directory = self.job_directory(job_id)
+    def recover_active_job(self, job_id):
+        state = self.job_state(job_id)
         external_id = self.external_id(job_id)
         if external_id is not None:
             log.info("job %s: following scheduler job %s again", job_id, external_id)
             return
-        if job_directory.has_metadata("submitted") and not job_directory.has_metadata("cancelled"):
+        if state.has(F.SUBMITTED) and not state.has(F.CANCELLED):
             # LWR died between handing the script over and recording the id.
             self._fail(job_id, "LWR stopped while submitting this job and did not learn the "
                                "scheduler's id; it was not submitted again to avoid running it twice")
 
-    def _deactivate_job(self, job_id):
+    def forget_job(self, job_id):
         with self._ids_lock:
             self._external_ids.pop(job_id, None)
             self._last_status.pop(job_id, None)
+            self._assessed.pop(job_id, None)

@@ -31,6 +31,7 @@ import tempfile
 from typing import Callable, Dict
 
 from lwr.managers.base import reaper
+from lwr.managers.job_state import JobState
 
 __all__ = ["mark_start", "sweep", "is_temporary_name"]
 
@@ -59,13 +60,18 @@ def mark_start(staging_directory: str) -> int:
         os.unlink(path)
 
 
-def sweep(staging_directory: str, started_ns: int, stopping: Callable[[], bool] = lambda: False) -> Dict[str, int]:
+def sweep(staging_directory: str, started_ns: int, stopping: Callable[[], bool] = lambda: False,
+          directory_reaper=None) -> Dict[str, int]:
     """Remove the leftovers of earlier servers below ``staging_directory``; returns counts.
 
-    Symlinks are never followed.  ``stopping`` is asked between job directories.
+    Symlinks are never followed.  ``stopping`` is asked between job directories.  Trees an
+    earlier server was deleting go to ``directory_reaper`` (else are deleted at once).
     """
     removed = {"files": 0, "bytes": 0}
-    reaper.sweep(staging_directory, started_ns)
+    if directory_reaper is not None:
+        directory_reaper.sweep(staging_directory, started_ns)
+    else:
+        reaper.sweep_now(staging_directory, started_ns)
     try:
         entries = list(os.scandir(staging_directory))
     except OSError as exc:
@@ -77,7 +83,7 @@ def sweep(staging_directory: str, started_ns: int, stopping: Callable[[], bool] 
         if entry.name.startswith(".") and not entry.name.startswith(CLOCK_PREFIX):
             continue  # .deleting-* / .setup-* are the deletion thread's (reaper.sweep above)
         if entry.is_dir(follow_symlinks=False):
-            launched = os.path.exists(os.path.join(entry.path, "launch_config"))
+            launched = JobState(entry.path, entry.name).launch_recorded()
             for root, dirs, files, root_fd in os.fwalk(entry.path, follow_symlinks=False):
                 if launched and root == entry.path:
                     # The tool's own files: a name that looks like ours may be the tool's.

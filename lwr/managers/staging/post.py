@@ -4,6 +4,8 @@ import os
 import threading
 
 from lwr.lwr_client.action_mapper import has_remote_actions
+from lwr.managers.job_state import PROXY
+from lwr.managers.job_state import facts as F
 from lwr.paths import InvalidPath
 
 __all__ = ["postprocess", "needs_postprocess", "realized_dynamic_file_sources", "PUSHED_OUTPUTS"]
@@ -15,7 +17,7 @@ MAXIMUM_DYNAMIC_FILE_SOURCE_SIZE = 8 * 1024 * 1024
 #: Job metadata: the destinations already pushed, so stage-out resumed after a restart sends
 #: each file once (Galaxy's job files API appends to an existing tool_stdout / tool_stderr;
 #: a retry of one of those after a lost answer is guarded by lwr_client.transport.appending).
-PUSHED_OUTPUTS = "pushed_outputs"
+PUSHED_OUTPUTS = F.PUSHED_OUTPUTS
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ def postprocess(job_directory, staging_config) -> list:
 def realized_dynamic_file_sources(job_directory) -> list:
     """Each ``dynamic_file_sources`` entry of the submit whose file the job wrote in ``working/``,
     with its text as ``contents`` (clients collect the files a galaxy.json names)."""
-    launch_config = job_directory.load_metadata("launch_config") or {}
+    launch_config = job_directory.state(PROXY).launch_config()
     realized = []
     for source in launch_config.get("dynamic_file_sources") or []:
         try:
@@ -74,7 +76,7 @@ class _ServerOutputCollector:
 
     def __init__(self, job_directory):
         self.job_directory = job_directory
-        self.pushed = set(job_directory.load_metadata(PUSHED_OUTPUTS) or [])
+        self.pushed = set(job_directory.state(PROXY).get(PUSHED_OUTPUTS) or [])
         self._lock = threading.Lock()
 
     def collect_output(self, results_collector, output_type, action, name):
@@ -94,5 +96,5 @@ class _ServerOutputCollector:
         action.write_from_path(path)
         with self._lock:
             self.pushed.add(destination)
-            self.job_directory.store_metadata(PUSHED_OUTPUTS, sorted(self.pushed))
+            self.job_directory.state(PROXY).set(PUSHED_OUTPUTS, sorted(self.pushed))
         return True

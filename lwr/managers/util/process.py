@@ -11,7 +11,7 @@ import time
 
 import psutil
 
-__all__ = ["ProcessOps", "ProcessHandle"]
+__all__ = ["ProcessOps", "ProcessHandle", "WaitInterrupted"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ class ProcessHandle:
         return cls(int(value), 0.0)
 
 
+class WaitInterrupted(Exception):
+    """The server is shutting down: the wait for the job's process stopped (not the process)."""
+
+
 class ProcessOps:
     """Real process operations."""
 
@@ -49,13 +53,25 @@ class ProcessOps:
             create_time = 0.0
         return ProcessHandle(popen.pid, create_time, popen)
 
-    def wait(self, handle: ProcessHandle, poll_interval: float = 0.5):
-        """Wait for the process to end; return its exit status when it is our child, else None."""
-        if handle.popen is not None:
-            return handle.popen.wait()
-        while self.is_alive(handle):
-            time.sleep(poll_interval)
-        return None
+    def wait(self, handle: ProcessHandle, poll_interval: float = 0.5, stopping=None):
+        """Wait for the process to end; return its exit status when it is our child, else None.
+
+        ``stopping`` (a ``threading.Event``): raise :class:`WaitInterrupted` once it is set, so
+        the waiting thread can be joined at shutdown (the job itself keeps running)."""
+        while True:
+            if handle.popen is not None:
+                try:
+                    return handle.popen.wait(timeout=poll_interval)
+                except subprocess.TimeoutExpired:
+                    pass
+            elif not self.is_alive(handle):
+                return None
+            elif stopping is None:
+                time.sleep(poll_interval)
+            else:
+                stopping.wait(poll_interval)
+            if stopping is not None and stopping.is_set():
+                raise WaitInterrupted(handle.pid)
 
     def is_alive(self, handle: ProcessHandle) -> bool:
         """Alive and the same process (pid not reused); an unreaped zombie counts as dead."""

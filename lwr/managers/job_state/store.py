@@ -1,0 +1,68 @@
+"""The one place job facts touch the disk: atomic writes, reads that never follow a link."""
+import contextlib
+import errno
+import json
+import os
+import tempfile
+
+__all__ = ["write_value", "read_value", "exists", "remove", "mtime"]
+
+
+def write_value(path: str, value) -> None:
+    """Write ``value`` as JSON to ``path`` atomically: a temporary file in the same directory,
+    flushed, then renamed over ``path``, so a reader (or a restart) sees the old value or the
+    new one, never half of one.  ``OSError`` (a full disk) reaches the caller."""
+    directory, name = os.path.split(path)
+    # ".<name>.<8 random>.part": the form a stopped server's temporaries are recognised by
+    # (lwr.managers.base.leftovers), shared with lwr.lwr_client.util.ReplacingFile.
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".part", dir=directory)
+    try:
+        os.fchmod(fd, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(value))
+            handle.flush()
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def read_value(path: str, default=None):
+    """The JSON value in ``path``; ``default`` when missing, unreadable JSON or a symlink
+    (the job script, running as the job's user, could plant one to make LWR read elsewhere)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return default
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            return default
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read()
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError:
+        return default
+
+
+def exists(path: str) -> bool:
+    try:
+        return not os.path.islink(path) and os.path.lexists(path)
+    except OSError:
+        return False
+
+
+def remove(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def mtime(path: str):
+    try:
+        return os.lstat(path).st_mtime
+    except OSError:
+        return None
