@@ -64,14 +64,22 @@ class JobHistory:
         self.max_rows = max_rows
         self._lock = threading.Lock()
         self._inserts = 0
-        self._connection = None
+        self._connection_of = None  # (pid, connection)
         if self.enabled:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            # One connection shared by every thread, always used under the lock.
-            self._connection = sqlite3.connect(path, timeout=10, check_same_thread=False, isolation_level=None)
             with self._lock:
                 self._connection.executescript(_SCHEMA)
             self.prune()
+
+    @property
+    def _connection(self):
+        """This process's connection, shared by its threads and always used under the lock.
+        A server that forks its workers after building the app (uWSGI without lazy-apps) gives
+        each worker its own: an SQLite connection must not cross a fork."""
+        if self._connection_of is None or self._connection_of[0] != os.getpid():
+            connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False, isolation_level=None)
+            self._connection_of = (os.getpid(), connection)
+        return self._connection_of[1]
 
     @property
     def enabled(self) -> bool:
@@ -149,10 +157,10 @@ class JobHistory:
 
     def close(self) -> None:
         with self._lock:
-            connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+            owned, self._connection_of = self._connection_of, None
             self.path = None  # closed: later calls are no-ops, not errors
+        if owned is not None and owned[0] == os.getpid():
+            owned[1].close()
 
 
 def _as_dict(row) -> dict:

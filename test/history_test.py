@@ -165,3 +165,18 @@ def test_the_recorder_keeps_terminal_phases_of_its_own_jobs_only(tmp_path):
     (row,) = history.recent()
     assert (row["manager"], row["job_id"], row["state"], row["failure_reason"]) == ("m", "j1", "failed", "it broke")
     assert {"preprocessing", "submitted", "finished"} <= set(row["timestamps"])
+
+
+def test_a_forked_worker_uses_its_own_connection(tmp_path):
+    history = JobHistory(str(tmp_path / "h.sqlite"))
+    history.record(_summary("parent", time.time() - 1))
+    pid = os.fork()
+    if pid == 0:  # the worker: a connection of its own, then exit without running atexit hooks
+        try:
+            history.record(_summary("child", time.time()))
+            os._exit(0 if history.count() == 2 else 1)
+        except BaseException:
+            os._exit(2)
+    _pid, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    assert [row["job_id"] for row in history.recent()] == ["child", "parent"]
