@@ -1,9 +1,12 @@
 """The last WARNING-or-worse log records, kept in memory for the status page (``/status``).
 
 :class:`LogRing` is a :class:`logging.Handler` holding a bounded deque of small dicts
-(time, level, logger, message); :func:`install` attaches the process's one ring to the root
-logger (again calling it returns the same ring).  Messages pass through the record factory
-that masks secrets (``lwr.web.access_log``) before any handler sees them.
+(time, level, logger, message); :func:`install` attaches the process's one ring to the
+``lwr`` logger, which every LWR module's logger propagates to (again calling it returns the
+same ring, attached again if a logging configuration loaded since removed it).  Not the root
+logger: a handler there would make a later ``logging.basicConfig`` do nothing.  Messages pass
+through the record factory that masks secrets (``lwr.web.access_log``) before any handler
+sees them.
 """
 import collections
 import logging
@@ -13,6 +16,7 @@ from typing import List, Optional
 __all__ = ["LogRing", "install", "DEFAULT_SIZE"]
 
 DEFAULT_SIZE = 50
+LOGGER = "lwr"
 #: Longest message kept (a traceback's first lines are enough on a status page).
 MAX_MESSAGE = 2000
 
@@ -44,10 +48,12 @@ class LogRing(logging.Handler):
 
 
 def install(size: int = DEFAULT_SIZE) -> LogRing:
-    """The process's ring, attached to the root logger once."""
+    """The process's ring, attached to the ``lwr`` logger."""
     global _installed
     with _install_lock:
         if _installed is None:
             _installed = LogRing(size)
-            logging.getLogger().addHandler(_installed)
+        logger = logging.getLogger(LOGGER)
+        if _installed not in logger.handlers:
+            logger.addHandler(_installed)
         return _installed

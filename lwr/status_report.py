@@ -10,6 +10,7 @@ import time
 from typing import Optional
 
 import lwr
+from lwr import log_ring
 from lwr.health import HealthCheck
 from lwr.managers.job_state import READER, TERMINAL_PHASES, JobState, Phase
 from lwr.managers.job_state import facts as F
@@ -101,6 +102,8 @@ def build_report(app, now: Optional[float] = None) -> dict:
                            "bytes_out_per_second": round(totals["bytes_out"] / window, 1)})
             transfers.append(totals)
     ring = getattr(app, "log_ring", None)
+    if ring is not None:
+        log_ring.install()  # attached again should a logging configuration have removed it
     started = getattr(app, "started_at", None)
     return {
         "status": health.get("status"),
