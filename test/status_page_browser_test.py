@@ -19,8 +19,8 @@ from test.support.services import require
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = os.environ.get("LWR_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("LWR_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 TOKEN = "browser-T0ken-9f3e1"
 FAILING_STAGING = json.dumps({"setup": [{"name": "absent.dat", "type": "input", "action": {
     "action_type": "remote_transfer", "path": "absent.dat", "url": "http://127.0.0.1:9/absent.dat"}}]})
