@@ -7,8 +7,9 @@ pruned to ``job_history_max_days`` and ``job_history_max_rows``.  The file is
 ``<persistence_directory>/job_history.sqlite`` unless ``job_history_file`` names another;
 ``job_history_max_rows = 0`` turns the history off.
 
-Standard library only.  Each call opens its own short transaction on one connection guarded
-by a lock: writers are the manager threads finishing jobs, readers the status routes.
+Standard library and :mod:`lwr.managers.job_state` only (the job's facts are read through
+``JobState``, never by file name).  Each call is one short statement on the process's
+connection, under a lock: writers are the threads finishing jobs, readers the status routes.
 """
 import json
 import logging
@@ -17,6 +18,9 @@ import sqlite3
 import threading
 import time
 from typing import List, Optional
+
+from lwr.managers.job_state import READER, JobState
+from lwr.managers.job_state import facts as F
 
 __all__ = ["JobHistory", "HistoryRecorder", "summary_from_directory", "DEFAULT_MAX_DAYS", "DEFAULT_MAX_ROWS", "HISTORY_OPTIONS",
            "PHASE_FACTS"]
@@ -27,9 +31,9 @@ DEFAULT_MAX_DAYS = 30.0
 DEFAULT_MAX_ROWS = 10000
 HISTORY_OPTIONS = ("job_history_file", "job_history_max_days", "job_history_max_rows")
 
-#: The phase each fact file marks, by the time it was written (its mtime).
-PHASE_FACTS = (("accepted", "tool_id"), ("preprocessing", "launch_config"), ("submitted", "preprocessed"),
-               ("running", "running"), ("finished", "final_status"), ("postprocessed", "postprocessed"))
+#: The phase each fact marks, by the time it was written.
+PHASE_FACTS = (("accepted", F.TOOL_ID), ("preprocessing", F.LAUNCH_CONFIG), ("submitted", F.PREPROCESSED),
+               ("running", F.RUNNING), ("finished", F.FINAL_STATUS), ("postprocessed", F.POSTPROCESSED))
 
 #: Prune at most once per this many inserts (and at start).
 _PRUNE_EVERY = 50
@@ -186,21 +190,6 @@ def _number(conf, name, default, kind):
 
 
 # -- reading a finished job's directory -----------------------------------------------------------
-def _fact(path: str, name: str):
-    try:
-        with open(os.path.join(path, name), encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
-def _mtime(path: str, name: str) -> Optional[float]:
-    try:
-        return os.lstat(os.path.join(path, name)).st_mtime
-    except OSError:
-        return None
-
-
 def _bytes_below(directory: str) -> int:
     total = 0
     for root, _dirs, files in os.walk(directory):
@@ -213,24 +202,21 @@ def _bytes_below(directory: str) -> int:
 
 
 def summary_from_directory(manager: str, job_id: str, path: str, state: Optional[str] = None) -> dict:
-    """A job's summary read from the facts in its directory ``path`` (one JSON file each)."""
+    """A job's summary, asked of the :class:`JobState` of its directory ``path`` (a read)."""
+    job = JobState(path, job_id, READER, manager)
     timestamps = {}
     for phase, fact in PHASE_FACTS:
-        written = _mtime(path, fact)
+        written = job.written_at(fact)
         if written is not None:
             timestamps[phase] = round(written, 3)
-    exit_code = _fact(path, "return_code")
-    if not isinstance(exit_code, int) or isinstance(exit_code, bool):
-        exit_code = None
-    tool_id, tool_version = _fact(path, "tool_id"), _fact(path, "tool_version")
-    reason = _fact(path, "failure_reason")
+    tool_id, tool_version, reason = job.get(F.TOOL_ID), job.get(F.TOOL_VERSION), job.failure_reason()
     return {
         "manager": manager,
         "job_id": job_id,
         "tool_id": tool_id if isinstance(tool_id, str) else None,
         "tool_version": tool_version if isinstance(tool_version, str) else None,
-        "state": state or _fact(path, "final_status") or "unknown",
-        "exit_code": exit_code,
+        "state": state or job.final_status() or "unknown",
+        "exit_code": job.return_code(),
         "failure_reason": None if reason is None else str(reason),
         "bytes_in": _bytes_below(os.path.join(path, "inputs")),
         "bytes_out": _bytes_below(os.path.join(path, "outputs")),
