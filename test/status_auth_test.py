@@ -43,9 +43,15 @@ def test_a_cookie_expires_after_the_session():
     ("", "/managers/m1/status", "/managers/m1/"),
     ("/lwr", "/status", "/lwr/"),
     ("/lwr", "/managers/m1/status/logout", "/lwr/managers/m1/"),
+    ("", "/managers/\ufffd;x/status", "/managers/%EF%BF%BD%3Bx/"),  # a header is Latin-1; ';' ends it
 ])
 def test_login_and_logout_use_the_same_cookie_path(script_name, path, expected):
-    assert status_auth.cookie_path(_request(path, SCRIPT_NAME=script_name)) == expected
+    request = _request("/")
+    request.environ.update(SCRIPT_NAME=script_name, PATH_INFO=path, HTTP_HOST="h:8913")
+    assert status_auth.cookie_path(request) == expected
+    assert status_auth.page_url(request, "status") == "http://h:8913%sstatus" % expected
+    request.environ["HTTP_X_FORWARDED_PROTO"] = "https"
+    assert status_auth.page_url(request, "status") == "https://h:8913%sstatus" % expected
 
 
 @pytest.mark.parametrize("environ,secure", [

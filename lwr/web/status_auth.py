@@ -12,9 +12,10 @@ import hashlib
 import hmac
 import time
 from typing import Optional
+from urllib.parse import quote
 
 __all__ = ["COOKIE_NAME", "SESSION_SECONDS", "cookie_value", "cookie_valid", "set_cookie", "clear_cookie",
-           "cookie_path", "is_tls"]
+           "cookie_path", "is_tls", "page_url"]
 
 COOKIE_NAME = "lwr_status_session"
 SESSION_SECONDS = 12 * 3600
@@ -59,7 +60,17 @@ def cookie_path(request) -> str:
     ``/managers/<name>``): the login and the logout set and clear the same cookie."""
     path = request.environ.get("SCRIPT_NAME", "") + (request.environ.get("PATH_INFO") or "/")
     index = path.rfind("/status")
-    return path[:index + 1] if index >= 0 else "/"
+    # Percent-encoded: a header is Latin-1, and a ';' would end the attribute.
+    return quote(path[:index + 1], safe="/") if index >= 0 else "/"
+
+
+def page_url(request, page: str) -> str:
+    """The absolute URL of ``page`` beside ``/status`` for a redirect: built here, encoded, with
+    the scheme a TLS-terminating proxy reports (WebOb would build it from the raw path)."""
+    scheme = "https" if is_tls(request) else request.scheme
+    host = request.environ.get("HTTP_HOST") or "%s:%s" % (request.environ.get("SERVER_NAME", "localhost"),
+                                                           request.environ.get("SERVER_PORT", "80"))
+    return "%s://%s%s%s" % (scheme, host, cookie_path(request), page)
 
 
 def _header(request, value: str, max_age: int) -> str:

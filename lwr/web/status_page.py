@@ -98,7 +98,7 @@ def status_login(app, environ):
     browser to the page (303, so a reload does not post the form again)."""
     request = Request(environ)
     response = _response("", status=303)
-    response.location = PAGE
+    response.location = status_auth.page_url(request, PAGE)
     if app.private_key:
         status_auth.set_cookie(response, request, app.private_key)
     return response
@@ -107,7 +107,7 @@ def status_login(app, environ):
 def status_logout(environ):
     request = Request(environ)
     response = _response("", status=303)
-    response.location = "../" + PAGE
+    response.location = status_auth.page_url(request, PAGE)
     status_auth.clear_cookie(response, request)
     return response
 
