@@ -86,6 +86,8 @@ _GALAXY = [
 
 _STORAGE = [
     Option("file_cache_dir", PATH, None, "Experimental input file cache shared between jobs."),
+    Option("partial_upload_idle_timeout", number(positive=True), "86400",
+           "Seconds an unfinished resumable upload may sit untouched before it is removed (docs/transfers.rst)."),
     Option("object_store_config_file", PATH, None,
            "Serve a Galaxy object store (XML or YAML config) at /objects/...; unset: no object store."),
     Option("object_store_file_path", PATH, "database/files",

@@ -9,12 +9,13 @@ from lwr.health import HealthCheck
 from lwr.history import HistoryRecorder, JobHistory
 from lwr.lifecycle import Threads
 from lwr.locks import LockManager
-from lwr.manager_factory import ConfigurationError, build_managers
+from lwr.manager_factory import build_managers
 from lwr.managers.base import leftovers
 from lwr.managers.job_state import listeners as job_listeners
 from lwr.managers.base.reaper import DirectoryReaper
 from lwr.managers.retention import JobReaper, RetentionPolicy
 from lwr.managers.util.metrics import JobMetrics
+from lwr.options import ConfigurationError
 from lwr.tools.authorization import get_authorizer
 from lwr.tools.deps import DependencyManager
 from lwr.tools.restrictions import POLICY_OPTIONS, RestrictionPolicy
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PRIVATE_KEY = None
 DEFAULT_STAGING_DIRECTORY = "lwr_staging"
 DEFAULT_PERSISTENCE_DIRECTORY = "persisted_data"
+#: Seconds before an untouched partial upload is removed (lwr.web.resumable sweeps).
+DEFAULT_PARTIAL_IDLE_TIMEOUT = 24 * 3600.0
 
 
 class LwrApp:
@@ -53,6 +56,7 @@ class LwrApp:
         self.persistence_directory = os.path.abspath(
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
+        self.partial_upload_idle_timeout = self._partial_upload_idle_timeout(conf)
         retention_policy = self._build_retention_policy(conf)
         self.job_history = self._build_job_history(conf, self.persistence_directory)
         self.history_recorder = HistoryRecorder(self.job_history, self.staging_directory)
@@ -91,6 +95,21 @@ class LwrApp:
             manager.start()
         self.job_reaper.start()
         return self
+
+    @staticmethod
+    def _partial_upload_idle_timeout(conf):
+        """Seconds an unfinished resumable upload may sit untouched (``docs/transfers.rst``)."""
+        text = conf.get("partial_upload_idle_timeout")
+        if text in (None, ""):
+            return DEFAULT_PARTIAL_IDLE_TIMEOUT
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1
+        if value <= 0:
+            raise ConfigurationError("partial_upload_idle_timeout must be a positive number of seconds, not %r"
+                                     % text)
+        return value
 
     @staticmethod
     def _build_retention_policy(conf):

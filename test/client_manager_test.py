@@ -65,3 +65,17 @@ def test_amqp_url_needs_message_queue_manager():
             assert type(manager).__name__ == "MessageQueueClientManager"
         finally:
             manager.shutdown()
+
+
+def test_an_unknown_client_manager_option_is_named_in_a_warning_not_ignored_silently(caplog):
+    from lwr.lwr_client.manager import ClientManager, ObjectStoreClientManager
+    with caplog.at_level("WARNING", logger="lwr.lwr_client.manager"):
+        ClientManager(transport=None, cache=False, transfer_thread=4).shutdown()
+        ObjectStoreClientManager(transprot="curl")
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("ClientManager: ignoring unknown option(s) transfer_thread" in m for m in messages), messages
+    assert any("ObjectStoreClientManager: ignoring unknown option(s) transprot" in m for m in messages), messages
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="lwr.lwr_client.manager"):
+        ClientManager(transport=None, cache=False, transfer_threads=4, url=None).shutdown()
+    assert not caplog.records

@@ -99,6 +99,7 @@ JOB_ROUTE_PARAMS = {
     "cancel": {},
     "upload_file": {"name": "x", "type": "input"},
     "path": {"name": "x", "type": "input"},
+    "upload_offset": {"name": "x", "type": "input", "upload_id": "u1"},
     "download_output": {"name": "x"},
 }
 JOB_ROUTES = [route for route in ROUTES if route.path.startswith("/jobs")]

@@ -41,10 +41,11 @@ def _app(tmp_path, manager_types, monkeypatch):
         for key, value in scheduler_env().items():
             monkeypatch.setenv(key, value)
     ini = tmp_path / "job_managers.ini"
-    ini.write_text("".join("[manager:%s]\n%s\n" % (name, MANAGERS[name]) for name in manager_types))
+    ini.write_text("".join("[manager:%s]\n%s\nmin_polling_interval = 0.05\n" % (name, MANAGERS[name])
+                           for name in manager_types))
     return LwrApp(staging_directory=str(tmp_path / "staging"), persistence_directory=str(tmp_path / "persisted"),
                   tool_dependency_dir=str(tmp_path / "deps"), job_managers_config=str(ini),
-                  cleanup_after="1d", min_polling_interval="0.05")
+                  cleanup_after="1d")
 
 
 def _new_threads(before):

@@ -66,29 +66,29 @@ class FakeScheduler:
         self.jobs[job].update(state=state, reason=reason)
 
 
-SCHEDULER = FakeScheduler()
-
-
 class FakeSchedulerManager(ExternalBaseManager):
+    """An external manager whose scheduler is the test's ``FakeScheduler`` (set by the fixture)."""
+
     manager_type = "fake_external"
+    scheduler: FakeScheduler = None
 
     def _submit(self, job_id, script_path, submit_params):
-        return SCHEDULER.submit(script_path)
+        return self.scheduler.submit(script_path)
 
     def _scheduler_status(self, job_id, external_id):
-        return SCHEDULER.job_status(external_id)
+        return self.scheduler.job_status(external_id)
 
     def _cancel(self, job_id, external_id):
-        return SCHEDULER.cancel(external_id)
+        return self.scheduler.cancel(external_id)
 
 
 @pytest.fixture
 def scheduler(monkeypatch):
-    global SCHEDULER
-    SCHEDULER = FakeScheduler()
+    fake = FakeScheduler()
+    monkeypatch.setattr(FakeSchedulerManager, "scheduler", fake)
     monkeypatch.setitem(manager_factory.MANAGER_TYPES, "fake_external",
                         "test.manager_external_base_test:FakeSchedulerManager")
-    return SCHEDULER
+    return fake
 
 
 class Apps:

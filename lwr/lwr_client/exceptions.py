@@ -5,6 +5,7 @@ __all__ = [
     "TransportError",
     "ServerRefusedToken",
     "ServerUnavailable",
+    "DigestMismatch",
     "OutputNotFoundException",
     "FileActionConfigError",
     "StagingError",
@@ -42,6 +43,18 @@ class ServerRefusedToken(TransportError):
 
 class ServerUnavailable(TransportError):
     """No answer from the server (connection refused/reset, timeout) after all retries."""
+
+
+class DigestMismatch(TransportError):
+    """The bytes that arrived are not the bytes that were sent, on every attempt: the message
+    names the local ``path`` and both SHA-256 digests (``docs/transfers.rst``)."""
+
+    def __init__(self, message, path=None, local=None, remote=None, **kwds):
+        kwds.setdefault("transient", False)
+        super().__init__(message, **kwds)
+        self.path = path
+        self.local_digest = local
+        self.remote_digest = remote
 
 
 class OutputNotFoundException(LwrClientError):

@@ -77,11 +77,35 @@ class HttpLwrInterface(LwrInterface):
             data = _query({k: v for k, v in args.items() if k != "job_id"}).encode("ascii")
             headers = {"content_type": "application/x-www-form-urlencoded"}
         kwargs = headers or {}
+        resumable = self._resumable(command, args, input_path, output_path, url)
+        if resumable is not None:
+            response = resumable()
+            if output_path is not None:
+                return None
+            return response.decode("utf-8") if isinstance(response, bytes) else response
         response = self.transport.execute(url, method=method, data=data, input_path=input_path,
                                           output_path=output_path, **kwargs)
         if output_path is not None:
             return None
         return response.decode("utf-8") if isinstance(response, bytes) else response
+
+
+    def _resumable(self, command, args, input_path, output_path, url):
+        """The resumed, verified transfer for a job file upload or download, when the
+        transport has them (``lwr.lwr_client.transport.resumable``); None otherwise."""
+        if command == "upload_file" and input_path is not None and hasattr(self.transport, "upload_resumable"):
+            def urls(upload_id, commit):
+                if commit is None:
+                    keep = {k: args[k] for k in ("job_id", "name", "type") if k in args}
+                    return self.url("upload_offset", dict(keep, upload_id=upload_id))
+                extra = {"upload_id": upload_id}
+                if commit:
+                    extra["commit"] = "true"
+                return self.url("upload_file", dict(args, **extra))
+            return lambda: self.transport.upload_resumable(urls, input_path)
+        if command == "download_output" and output_path is not None and hasattr(self.transport, "download_resumable"):
+            return lambda: self.transport.download_resumable(url, output_path)
+        return None
 
 
 class LocalLwrInterface(LwrInterface):

@@ -28,6 +28,20 @@ def build_client_manager(**kwargs):
     return ClientManager(**kwargs)
 
 
+#: Keywords the HTTP/in-process and object-store client managers read. ``url`` (None) is what a
+#: caller passes when it has no message-queue URL; the others come from LWR 0.2.0's API.
+CLIENT_MANAGER_KEYWORDS = frozenset(("job_manager", "file_cache", "object_store", "transport", "progress",
+                                     "transfer_threads", "cache", "environ", "url"))
+
+
+def _warn_unknown(kind, kwds, known=CLIENT_MANAGER_KEYWORDS):
+    """0.2.0's managers took any keyword; a misspelt one is still accepted but never silently."""
+    unknown = sorted(set(kwds) - known)
+    if unknown:
+        log.warning("%s: ignoring unknown option(s) %s (known: %s)", kind, ", ".join(unknown),
+                    ", ".join(sorted(known)))
+
+
 def _cache_enabled(cache, environ) -> bool:
     if cache is not None:
         return bool(cache)
@@ -52,6 +66,7 @@ class ClientManager:
     """
 
     def __init__(self, **kwds):
+        _warn_unknown("ClientManager", kwds)
         environ = kwds.get("environ", os.environ)
         if "job_manager" in kwds:
             job_manager = kwds["job_manager"]
@@ -91,6 +106,7 @@ class ObjectStoreClientManager:
     """Clients for an LWR-proxied Galaxy object store (``object_store type="lwr"``)."""
 
     def __init__(self, **kwds):
+        _warn_unknown("ObjectStoreClientManager", kwds)
         if "object_store" in kwds:
             object_store = kwds["object_store"]
             self.interface_factory = lambda destination: LocalLwrInterface(destination, None, None, object_store)

@@ -6,7 +6,8 @@ once per transfer with the local file's path and ``"upload"`` or ``"download"``,
 callback for that file - ``callback(bytes_done, bytes_total)`` - or None to skip it. The
 callback is called as blocks move and a last time with ``bytes_done == bytes_total`` when the
 file is complete (``bytes_total`` is None until then when the server sent no length). A retried
-attempt starts again from 0. A callback that raises aborts the transfer.
+attempt starts again from 0; a resumed one (``docs/transfers.rst``) from the offset the server
+holds. A callback that raises aborts the transfer.
 
 The factory is the transport's (``get_transport(progress=...)``,
 ``build_client_manager(progress=...)``), else the process-wide one set with

@@ -35,6 +35,7 @@ ROUTES = (
     Route("cancel", "PUT", "/jobs/{job_id}/cancel"),
     Route("upload_file", "POST", "/jobs/{job_id}/files", "json"),
     Route("path", "GET", "/jobs/{job_id}/files/path", "json"),
+    Route("upload_offset", "GET", "/jobs/{job_id}/files/offset", "json"),
     Route("download_output", "GET", "/jobs/{job_id}/files", "file"),
     Route("healthz", "GET", "/healthz", "json"),
     # the experimental file cache (spec §8)

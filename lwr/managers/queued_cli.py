@@ -7,10 +7,10 @@ directory must be at the same path on the submit host (a shared file system).
 """
 import logging
 
-from lwr.manager_factory import ConfigurationError
 from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT
 from lwr.managers.base.external import ExternalBaseManager, ManagerError
 from lwr.managers.util.cli import CliInterface, SchedulerCommandError, parse_external_id
+from lwr.options import ConfigurationError
 
 __all__ = ["CliQueueManager"]
 

@@ -7,13 +7,13 @@ each condor command (seconds, default 60).  Client submit parameters are ignored
 """
 import logging
 
-from lwr.manager_factory import ConfigurationError
 from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT
 from lwr.managers import status
 from lwr.managers.base.external import ExternalBaseManager, ManagerError, SchedulerCommandError
 from lwr.managers.util.cli import JobStatus, LocalShell
 from lwr.managers.util.condor import (build_submit_description, condor_rm_command, condor_submit_command,
                                       parse_external_id, submit_params_from_options, user_log_status)
+from lwr.options import ConfigurationError
 
 __all__ = ["CondorQueueManager", "SUBMIT_FILE", "USER_LOG"]
 

@@ -7,9 +7,9 @@ server with a message saying what to set or install.
 import logging
 import threading
 
-from lwr.manager_factory import ConfigurationError
 from lwr.managers.base.directory import JOB_STDERR, JOB_STDOUT
 from lwr.managers.base.external import ExternalBaseManager, ManagerError, SchedulerCommandError
+from lwr.options import ConfigurationError
 
 __all__ = ["DrmaaQueueManager"]
 

@@ -1,9 +1,12 @@
 """Handlers for the job and cache routes of spec §1.3, each named after its row in
 :data:`lwr.lwr_client.route_table.ROUTES` (which also serves it under ``/managers/{manager_name}``)."""
 import errno
+import json
 import logging
 import os
 import shutil
+
+from webob import Response
 
 import lwr
 from lwr import paths
@@ -13,6 +16,7 @@ from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
 from lwr.lwr_client.util import ReplacingFile
 from lwr.util import CHUNK_SIZE, JsonTooDeep, asbool, loads_bounded
+from lwr.web import resumable
 from lwr.web.files import file_response, request_body, write_body_to_path
 from lwr.web.framework import HttpError
 
@@ -145,21 +149,102 @@ def cancel(manager, job_id):
         manager.kill(job_id)
 
 
-def upload_file(manager, file_cache, environ, job_id, name, type, cache_token=None):
+def upload_file(manager, file_cache, environ, app, job_id, name, type, cache_token=None, upload_id=None,
+                commit=None):
+    """Store the body as the job's ``type`` file ``name``; answers its path and SHA-256.
+
+    Without ``upload_id`` the body is the whole file (as 2014 clients send it). With one, the
+    body is the ``Content-Range`` of a resumable upload and ``commit=true`` (with the client's
+    ``Repr-Digest``) renames the complete, verified partial into place (``docs/transfers.rst``).
+    """
     job_directory = _job_directory(manager, job_id)
     path = job_directory.calculate_path(name, type)
     try:
         if cache_token:
             _copy_from_cache(file_cache, cache_token, path)
-        else:
-            write_body_to_path(environ, path)
+            return {"path": path}
+        if upload_id is None:
+            size, digest = write_body_to_path(environ, path)
+            _record_digest(job_directory.path, path, digest)
+            return _digest_answer({"path": path, "size": size}, digest)
+        return _resumable_upload(job_directory.path, environ, app, path, name, type, upload_id,
+                                 _boolean("commit", commit))
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             reason = "LWR ran out of disk space while receiving %s file %r" % (type, name)
             manager.record_failure(job_id, reason)
             raise HttpError(507, reason)
         raise
-    return {"path": path}
+
+
+def _digest_answer(answer, digest, status=200):
+    answer["sha256"] = digest
+    response = Response(body=json.dumps(answer).encode("utf-8"), status=status,
+                        content_type="application/json", charset=None)
+    if digest:
+        response.headers["Repr-Digest"] = resumable.repr_digest(digest)
+    return response
+
+
+def _record_digest(job_directory_path, path, digest):
+    try:
+        resumable.record_digest(job_directory_path, path, digest)
+    except OSError as exc:
+        log.warning("could not record the digest of %s: %s", path, exc)
+
+
+def _idle_timeout(app):
+    return getattr(app, "partial_upload_idle_timeout", resumable.DEFAULT_IDLE_TIMEOUT)
+
+
+def _resumable_upload(job_directory_path, environ, app, path, name, type, upload_id, commit):
+    resumable.check_upload_id(upload_id)
+    resumable.sweep_partials(job_directory_path, _idle_timeout(app))
+    partial = resumable.partial_path(job_directory_path, type, name, upload_id)
+    content_range = resumable.parse_content_range(environ.get("HTTP_CONTENT_RANGE"))
+    try:
+        if commit:
+            total = content_range[2] if content_range else None
+            client_digest = resumable.parse_repr_digest(environ.get("HTTP_REPR_DIGEST"))
+            if client_digest is None:
+                raise HttpError(400, "commit=true needs the client's Repr-Digest: sha-256=:...:")
+            try:
+                digest = resumable.commit_partial(partial, path, client_digest, total)
+            except HttpError as exc:
+                if exc.status == 422:
+                    exc.message = "%s file %r: %s" % (type, name, exc.message)
+                    log.warning("upload %s of %s file %r: %s", upload_id, type, name, exc.message)
+                raise
+            _record_digest(job_directory_path, path, digest)
+            return _digest_answer({"path": path, "size": os.path.getsize(path), "complete": True}, digest)
+        stream, length = request_body(environ)
+        if content_range is None:
+            first, total = 0, length
+            if total is None:
+                raise HttpError(411, "a resumable upload needs a Content-Length or a Content-Range")
+        else:
+            first, last, total = content_range
+            if first is None:
+                raise HttpError(400, "Content-Range 'bytes */TOTAL' is only for commit=true")
+            if length is not None and length != last - first + 1:
+                raise HttpError(400, "Content-Range %d-%d does not match the Content-Length %d"
+                                % (first, last, length))
+        offset, digest = resumable.append_to_partial(partial, stream, length, first, total)
+    except resumable.OffsetMismatch as exc:
+        response = Response(body=json.dumps({"error": exc.message, "offset": exc.offset}).encode("utf-8"),
+                            status=409, content_type="application/json", charset=None)
+        return response
+    return _digest_answer({"offset": offset, "size": total, "complete": False}, digest)
+
+
+def upload_offset(manager, app, job_id, name, type, upload_id):
+    """How many bytes of upload ``upload_id`` of the job's ``type`` file ``name`` the server holds."""
+    job_directory = _job_directory(manager, job_id)
+    job_directory.calculate_path(name, type)  # the same checks on name and type as the upload
+    resumable.check_upload_id(upload_id)
+    resumable.sweep_partials(job_directory.path, _idle_timeout(app))
+    return {"offset": resumable.partial_offset(
+        resumable.partial_path(job_directory.path, type, name, upload_id))}
 
 
 def _copy_from_cache(file_cache, cache_token, path):
@@ -186,7 +271,8 @@ def download_output(manager, environ, job_id, name, type="output"):
     job_directory = _job_directory(manager, job_id)
     output_path = job_directory.output_path(name, type)
     return file_response(environ, output_path, "job %s has no %s file %r" % (job_id, type, name),
-                         root=job_directory.path)
+                         root=job_directory.path,
+                         digest=lambda handle: resumable.cached_digest(job_directory.path, output_path, handle))
 
 
 def healthz(app):

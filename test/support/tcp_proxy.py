@@ -7,11 +7,15 @@ client's socket becomes before the upstream connection is made: a TLS wrapper, o
 to drop it) or :meth:`relay` (what passes between the two).  :meth:`stop` refuses new
 connections and keeps open ones; :meth:`cut` drops those too; both may be followed by
 another :meth:`start` on the same port ("the server comes back").
+
+:class:`FaultyProxy` adds faults a transfer must survive: the connection cut after N bytes,
+stalled for a while, or one byte corrupted in flight (``test/transfers_test.py``).
 """
 import socket
 import threading
+import time
 
-__all__ = ["TcpProxy", "pipe", "close_quietly"]
+__all__ = ["TcpProxy", "FaultyProxy", "Fault", "pipe", "close_quietly"]
 
 
 def close_quietly(sock):
@@ -103,3 +107,90 @@ class TcpProxy:
             close_quietly(sock)
 
     close = cut
+
+
+class Fault:
+    """What a :class:`FaultyProxy` does to one connection, in one ``direction`` (``"up"``: client
+    to server, ``"down"``: back): ``cut`` after that many bytes, ``stall`` for ``seconds`` after
+    that many bytes, or ``corrupt`` (flip) the byte at that offset. Offsets count the
+    connection's bytes in that direction, HTTP headers included."""
+
+    def __init__(self, direction="up", cut=None, stall=None, seconds=0.0, corrupt=None):
+        if direction not in ("up", "down"):
+            raise ValueError("direction must be 'up' or 'down'")
+        self.direction = direction
+        self.cut = cut
+        self.stall = stall
+        self.seconds = seconds
+        self.corrupt = corrupt
+
+
+class FaultyProxy(TcpProxy):
+    """A :class:`TcpProxy` that applies a :class:`Fault` to connections: the next one of
+    ``faults`` to each new connection (then none), or ``always`` to every one. ``moved`` counts
+    the bytes relayed each way over all connections (what a transfer really cost)."""
+
+    def __init__(self, target, port=0, faults=(), always=None):
+        super().__init__(target, port)
+        self.faults = list(faults)
+        self.always = always
+        self.moved = {"up": 0, "down": 0}
+        self.connections = 0
+
+    def add_fault(self, fault):
+        with self._lock:
+            self.faults.append(fault)
+
+    def relay(self, client, upstream):
+        with self._lock:
+            self.connections += 1
+            fault = self.faults.pop(0) if self.faults else self.always
+        down = threading.Thread(target=self._pipe, args=(upstream, client, "down", fault), daemon=True)
+        down.start()
+        self._pipe(client, upstream, "up", fault)
+
+    def _pipe(self, source, sink, direction, fault):
+        if fault is None or fault.direction != direction:
+            fault = None
+        position = 0
+        stalled = False
+        try:
+            while True:
+                block = source.recv(65536)
+                if not block:
+                    break
+                end = position + len(block)
+                if fault is not None and fault.corrupt is not None and position <= fault.corrupt < end:
+                    block = bytearray(block)
+                    block[fault.corrupt - position] ^= 0xFF
+                    block = bytes(block)
+                if fault is not None and fault.cut is not None and end >= fault.cut:
+                    keep = fault.cut - position
+                    if keep > 0:
+                        sink.sendall(block[:keep])
+                        self._count(direction, keep)
+                    close_quietly(source)
+                    close_quietly(sink)
+                    return
+                if fault is not None and fault.stall is not None and not stalled and end >= fault.stall:
+                    keep = fault.stall - position
+                    sink.sendall(block[:keep])
+                    time.sleep(fault.seconds)
+                    stalled = True
+                    sink.sendall(block[keep:])
+                else:
+                    sink.sendall(block)
+                self._count(direction, len(block))
+                position = end
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _count(self, direction, count):
+        with self._lock:
+            self.moved[direction] += count

@@ -16,6 +16,7 @@ from lwr.lwr_client.transport.base import (
     file_blocks,
     http_error,
 )
+from lwr.lwr_client.transport.resumable import ResumableTransfers
 
 __all__ = ["UrllibTransport", "Urllib2Transport"]
 
@@ -26,12 +27,13 @@ def ssl_verify_default(environ=os.environ) -> bool:
     return environ.get("LWR_SSL_VERIFY", "1").lower() not in ("0", "false", "no")
 
 
-class UrllibTransport(Transport):
+class UrllibTransport(ResumableTransfers, Transport):
     """``execute(url, method, data, input_path, output_path)`` over ``urllib.request``.
 
     Uploads are sent in ``BLOCK_SIZE`` pieces with an explicit Content-Length
     (``urllib`` would otherwise send a file body chunked); downloads are read
-    with ``readinto`` into a temporary file renamed on success.
+    with ``readinto`` into a temporary file renamed on success. Job file uploads and
+    downloads go through :class:`ResumableTransfers` (resumed and verified).
     """
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None,
@@ -44,6 +46,11 @@ class UrllibTransport(Transport):
         context = ssl.create_default_context() if ssl_verify else ssl._create_unverified_context()
         self.opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
 
+
+    def get_file(self, url: str, path: str) -> str:
+        """GET ``url`` into ``path``: resumed with ``Range`` and checked against ``Repr-Digest``
+        when the server offers them (``remote_transfer`` pulls from Galaxy get neither)."""
+        return self.download_resumable(url, path)
 
     def post_file(self, url: str, path: str) -> bytes:
         """POST ``path`` as the multipart field ``file`` (what Galaxy's job files API expects)."""

@@ -1,0 +1,310 @@
+"""Resumable, verified file transfers over ``urllib`` (``docs/transfers.rst``).
+
+Uploads: the file goes to ``POST /jobs/{id}/files`` under an ``upload_id`` chosen here; a lost
+connection is followed by ``GET /jobs/{id}/files/offset`` and the rest of the file sent with
+``Content-Range: bytes N-LAST/TOTAL``; then a commit carrying this side's SHA-256, which the
+server compares with its own before it renames the file into place.
+
+Downloads: into a temporary file beside the target; a lost connection is followed by
+``Range: bytes=N-`` with ``If-Range`` (the ``ETag`` of the first answer), so only the missing
+bytes come again (a changed file comes whole). The SHA-256 computed while writing is compared
+with the server's ``Repr-Digest``.
+
+Both sides hash while the bytes stream; a resumed transfer goes on hashing where it stopped.
+A digest mismatch is retried from zero ``verify_attempts`` times in all, then fails with
+:class:`DigestMismatch` naming the file and both digests. A server that answers no digest
+(Pulsar, LWR 0.2.0) is not verified, and a server that keeps no partials (it writes a one-shot
+upload whole) is simply sent the whole file again.
+"""
+import http.client
+import json
+import logging
+import os
+import re
+import socket
+import ssl
+import urllib.error
+import urllib.request
+import uuid
+
+from lwr.lwr_client.digests import QUEUE_DEPTH, THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
+from lwr.lwr_client.exceptions import DigestMismatch, TransportError
+from lwr.lwr_client.transport.base import AtomicDownload, BLOCK_SIZE, connection_error, http_error, mask_url
+
+__all__ = ["ResumableTransfers", "DigestMismatch", "repr_digest", "parse_repr_digest"]
+
+log = logging.getLogger(__name__)
+
+_CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
+# Answers this module reads itself rather than raising.
+_HANDLED = (409, 416, 422)
+
+
+class _Answer:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        try:
+            value = json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+
+class _Hashing:
+    """SHA-256 of a file read in order from 0; bytes read again after a resume are not hashed twice."""
+
+    def __init__(self, size):
+        self.stream = StreamHash(threaded=size >= THREAD_THRESHOLD)
+        self.hashed = 0
+
+    def update(self, position, block):
+        end = position + len(block)
+        if end > self.hashed:
+            self.stream.update(memoryview(block)[self.hashed - position:])
+            self.hashed = end
+
+    def hexdigest(self):
+        return self.stream.finish().hexdigest()
+
+
+class ResumableTransfers:
+    """Mixed into :class:`~lwr.lwr_client.transport.standard.UrllibTransport` (needs ``opener``,
+    ``timeout``, ``retry`` and ``_progress``)."""
+
+    #: Whole transfers tried before a digest mismatch fails.
+    verify_attempts = 2
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _open(self, url, method, body=None, headers=None, stream=False):
+        """One request; an :class:`_Answer` (``body`` is the open response when ``stream``)."""
+        request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+        try:
+            response = self.opener.open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as error:
+            try:
+                error_body = error.read(64 * 1024)
+            except (OSError, http.client.HTTPException):
+                error_body = b""
+            finally:
+                error.close()
+            if error.code in _HANDLED:
+                return _Answer(error.code, error.headers, error_body)
+            raise http_error(method, url, error.code, error.reason, error_body)
+        except urllib.error.URLError as error:
+            reason = error.reason
+            raise connection_error(method, url, reason,
+                                   transient=not isinstance(reason, (ssl.SSLError, ssl.CertificateError)))
+        except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
+            raise connection_error(method, url, error or type(error).__name__)
+        if stream:
+            return _Answer(response.status, response.headers, response)
+        with response:
+            try:
+                return _Answer(response.status, response.headers, response.read())
+            except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
+                raise connection_error(method, url, "response interrupted: %r" % (error,))
+
+    # -- uploads -------------------------------------------------------------------------------
+    def upload_resumable(self, urls, path: str) -> bytes:
+        """Upload ``path``; ``urls(upload_id, commit)`` gives the upload URL and
+        ``urls(upload_id, None)`` the offset URL. Returns the body of the final answer."""
+        for attempt in range(self.verify_attempts):
+            upload_id = uuid.uuid4().hex
+            answer, local, remote = self._upload_once(urls, path, upload_id)
+            if remote is None or local == remote:
+                return answer.body
+            log.warning("upload of %s: sha-256 mismatch (sent %s, server received %s)%s",
+                        path, local, remote, "; sending it again" if attempt + 1 < self.verify_attempts else "")
+        raise DigestMismatch("upload of %s failed verification %d times: sha-256 sent %s, server received %s"
+                             % (path, self.verify_attempts, local, remote), path=path, local=local, remote=remote)
+
+    def _upload_once(self, urls, path, upload_id):
+        """``(final answer, local digest, server digest or None)`` of one upload from zero."""
+        total = os.path.getsize(path)
+        hashing = _Hashing(total)
+        progress = self._progress(path, "upload")
+        state = {"offset": 0, "resumes": 0}
+        upload_url = urls(upload_id, False)
+
+        def attempt():
+            offset = state["offset"]
+            if state.get("lost"):
+                offset = state["offset"] = self._server_offset(urls(upload_id, None), total)
+                state["resumes"] += 1
+                log.info("resuming upload of %s at byte %d of %d (resume %d)", path, offset, total,
+                         state["resumes"])
+            state["lost"] = True
+            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(total - offset)}
+            if offset:
+                headers["Content-Range"] = "bytes %d-%d/%d" % (offset, total - 1, total)
+            answer = self._open(upload_url, "POST", self._blocks(path, offset, total, hashing, progress), headers)
+            state["lost"] = False
+            if answer.status == 409:  # the server holds another amount: go on from there
+                state["offset"] = int(answer.json().get("offset", 0))
+                state["lost"] = False
+                raise TransportError("upload of %s: server holds %d bytes, not %d"
+                                     % (path, state["offset"], offset), transient=True)
+            return answer
+
+        try:
+            answer = self.retry.call(attempt, "POST", upload_url)
+        except BaseException:
+            hashing.stream.finish()
+            raise
+        data = answer.json()
+        if "complete" not in data:  # a server without resumable uploads stored it whole
+            return answer, self._finish_hash(path, hashing), data.get("sha256")
+        local = self._finish_hash(path, hashing)
+        commit_url = urls(upload_id, True)
+        headers = {"Repr-Digest": repr_digest(local), "Content-Length": "0",
+                   "Content-Range": "bytes */%d" % total}
+        answer = self.retry.call(lambda: self._open(commit_url, "POST", b"", headers), "POST", commit_url)
+        if answer.status == 422:
+            remote = answer.json().get("error", "")
+            match = re.search(r"server received ([0-9a-f]{64})", remote)
+            return answer, local, match.group(1) if match else "unknown"
+        if answer.status != 200:
+            raise http_error("POST", commit_url, answer.status, "", answer.body)
+        if progress is not None:
+            progress(total, total)
+        return answer, local, answer.json().get("sha256")
+
+    def _server_offset(self, offset_url, total):
+        try:
+            answer = self._open(offset_url, "GET")
+        except TransportError as exc:
+            if exc.status == 404:  # a server without the offset route: start again
+                return 0
+            raise
+        offset = answer.json().get("offset", 0)
+        return offset if isinstance(offset, int) and 0 <= offset <= total else 0
+
+    @staticmethod
+    def _finish_hash(path, hashing):
+        """Hash whatever of the file was not sent (an upload resumed past bytes never read here)."""
+        with open(path, "rb") as handle:
+            handle.seek(hashing.hashed)
+            while True:
+                position = handle.tell()
+                block = handle.read(BLOCK_SIZE)
+                if not block:
+                    break
+                hashing.update(position, block)
+        return hashing.hexdigest()
+
+    @staticmethod
+    def _blocks(path, offset, total, hashing, progress):
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            position = offset
+            if progress is not None:
+                progress(offset, total)
+            while position < total:
+                block = handle.read(min(BLOCK_SIZE, total - position))
+                if not block:
+                    break
+                hashing.update(position, block)
+                yield block
+                position += len(block)
+                if progress is not None and position < total:
+                    progress(position, total)
+
+    # -- downloads -----------------------------------------------------------------------------
+    def download_resumable(self, url: str, path: str) -> str:
+        """GET ``url`` into ``path`` (renamed into place only when complete and verified)."""
+        for attempt in range(self.verify_attempts):
+            local, remote = self._download_once(url, path)
+            if remote is None:
+                log.debug("downloaded %s from %s: sha-256 %s (not verified: the server sent no digest)",
+                          path, mask_url(url), local)
+                return path
+            if local == remote:
+                return path
+            log.warning("download of %s: sha-256 mismatch (received %s, server sent %s)%s",
+                        path, local, remote, "; fetching it again" if attempt + 1 < self.verify_attempts else "")
+        raise DigestMismatch("download of %s failed verification %d times: sha-256 received %s, server sent %s"
+                             % (path, self.verify_attempts, local, remote), path=path, local=local, remote=remote)
+
+    def _download_once(self, url, path):
+        download = AtomicDownload(path)
+        progress = self._progress(path, "download")
+        state = {"received": 0, "hasher": StreamHash(threaded=True), "etag": None, "total": None, "digest": None}
+
+        def attempt():
+            headers = {}
+            if state["received"] and state["etag"]:
+                headers = {"Range": "bytes=%d-" % state["received"], "If-Range": state["etag"]}
+                log.info("resuming download of %s at byte %d of %s", path, state["received"], state["total"])
+            answer = self._open(url, "GET", headers=headers, stream=True)
+            if answer.status == 416:
+                raise TransportError("GET %s: range refused (the file changed?)" % mask_url(url), status=416,
+                                     transient=False)
+            response = answer.body
+            with response:
+                if answer.status == 206:
+                    match = _CONTENT_RANGE.match(answer.headers.get("Content-Range", ""))
+                    if not match or int(match.group(1)) != state["received"]:
+                        raise TransportError("GET %s: unexpected Content-Range %r"
+                                             % (mask_url(url), answer.headers.get("Content-Range")), transient=False)
+                else:  # the whole file (first attempt, or the server ignored the range)
+                    state["hasher"].finish()
+                    state.update(received=0, hasher=StreamHash(threaded=True))
+                    download.handle.seek(0)
+                    download.handle.truncate()
+                    length = answer.headers.get("Content-Length")
+                    state["total"] = int(length) if length and length.isdigit() else None
+                    state["etag"] = answer.headers.get("ETag")
+                    if state["etag"] and state["etag"].startswith("W/"):
+                        state["etag"] = None  # only a strong validator may resume
+                state["digest"] = parse_repr_digest(answer.headers.get("Repr-Digest"))
+                self._receive(response, download, state, progress, url)
+
+        try:
+            self.retry.call(attempt, "GET", url)
+            local = state["hasher"].finish().hexdigest()
+            if state["digest"] is not None and local != state["digest"]:
+                download.discard()
+                return local, state["digest"]
+            download.commit()
+            if progress is not None:
+                progress(state["received"], state["received"])
+            return local, state["digest"]
+        except BaseException:
+            state["hasher"].finish()
+            download.discard()
+            raise
+
+    @staticmethod
+    def _receive(response, download, state, progress, url):
+        total = state["total"]
+        if progress is not None:
+            progress(state["received"], total)
+        # The hashing thread reads a block after this loop has moved on, so blocks rotate through
+        # a pool larger than what the thread can hold (its queue plus the block it is hashing):
+        # a buffer is refilled only after the thread has finished with it.
+        pool = [bytearray(BLOCK_SIZE) for _ in range(QUEUE_DEPTH + 2)]
+        turn = 0
+        try:
+            while True:
+                buffer = pool[turn % len(pool)]
+                turn += 1
+                count = response.readinto(buffer)
+                if not count:
+                    break
+                block = memoryview(buffer)[:count]
+                download.write(block)
+                state["hasher"].update(block)
+                state["received"] += count
+                if progress is not None and state["received"] != total:
+                    progress(state["received"], total)
+        except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
+            download.handle.flush()
+            raise connection_error("GET", url, "download interrupted after %d bytes: %r"
+                                   % (state["received"], error))
+        download.handle.flush()
+        if total is not None and state["received"] != total:
+            raise connection_error("GET", url, "download ended after %d of %d bytes" % (state["received"], total))

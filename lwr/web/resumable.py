@@ -1,0 +1,326 @@
+"""Resumable, verified uploads into a job directory (``docs/transfers.rst``).
+
+A client that names its upload with ``upload_id`` writes into a *partial*: a file under
+``<job directory>/.partial-uploads/`` named by a digest of (type, name, upload_id), never the
+final name. Each request appends the bytes of its ``Content-Range`` at the partial's current
+size; a cut connection keeps what arrived, and ``GET .../files/offset`` tells the client
+where to go on. Once all bytes are there the client *commits* with its SHA-256
+(``Repr-Digest``): the server compares it with its own and renames the partial onto the final
+name only when they agree.
+
+The server's SHA-256 is computed while the bytes stream in: the hash state of each partial is
+kept in memory between requests, so a resumed upload goes on hashing where it stopped. Only
+after a server restart (the state is lost) is the held prefix read once more to rebuild it.
+"""
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import time
+
+from lwr.lwr_client.digests import THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
+from lwr.util import CHUNK_SIZE
+from lwr.web.framework import HttpError
+
+__all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
+    "PARTIAL_DIRECTORY",
+    "DIGEST_DIRECTORY",
+    "check_upload_id",
+    "parse_content_range",
+    "repr_digest",
+    "parse_repr_digest",
+    "partial_path",
+    "partial_offset",
+    "append_to_partial",
+    "commit_partial",
+    "stream_with_digest",
+    "sweep_partials",
+    "cached_digest",
+    "record_digest",
+]
+
+log = logging.getLogger(__name__)
+
+#: Partials untouched for this long (seconds) are removed (``partial_upload_idle_timeout``).
+DEFAULT_IDLE_TIMEOUT = 24 * 3600.0
+PARTIAL_DIRECTORY = ".partial-uploads"
+DIGEST_DIRECTORY = ".digests"
+
+_UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+_CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-(\d+)|\*)/(\d+)$")
+
+# path of a partial -> (bytes hashed, hash object): the hash state between two requests.
+_STATES = {}
+_LOCK = threading.Lock()
+# path of a partial -> the lock its writer holds: a resumed request may arrive while the
+# handler of the cut one is still draining what the network had buffered.
+_WRITERS = {}
+#: How long a request waits for an earlier writer of the same partial to finish.
+WRITER_WAIT_SECONDS = 30.0
+
+
+def check_upload_id(upload_id: str) -> str:
+    """``upload_id`` if it is 1-128 letters, digits, ``-`` or ``_``; 400 otherwise."""
+    if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
+        raise HttpError(400, "invalid upload_id %r: use 1-128 letters, digits, '-' or '_'" % (upload_id,))
+    return upload_id
+
+
+def parse_content_range(text):
+    """``(first, last, total)`` of ``Content-Range: bytes first-last/total``; ``(None, None, total)``
+    for ``bytes */total``; None when ``text`` is empty. 400 for anything else."""
+    if not text:
+        return None
+    match = _CONTENT_RANGE.match(text.strip())
+    if not match:
+        raise HttpError(400, "invalid Content-Range %r; expected 'bytes FIRST-LAST/TOTAL'" % text[:100])
+    first, last, total = match.groups()
+    total = int(total)
+    if first is None:
+        return None, None, total
+    first, last = int(first), int(last)
+    if last < first or last >= total:
+        raise HttpError(400, "invalid Content-Range %r: the range lies outside the total" % text[:100])
+    return first, last, total
+
+
+def partial_path(job_directory_path: str, type: str, name: str, upload_id: str) -> str:
+    """Where the partial of this upload lives (a name derived from all three, never the final one)."""
+    key = hashlib.sha256(("%s\0%s\0%s" % (type, name, upload_id)).encode("utf-8")).hexdigest()[:40]
+    return os.path.join(job_directory_path, PARTIAL_DIRECTORY, key)
+
+
+def partial_offset(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _state(path, offset):
+    """The hash of the first ``offset`` bytes of ``path``: kept from the last request, or
+    rebuilt by reading them (after a restart)."""
+    with _LOCK:
+        held = _STATES.get(path)
+    if held is not None and held[0] == offset:
+        return held[1].copy()
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        remaining = offset
+        while remaining:
+            block = handle.read(min(CHUNK_SIZE, remaining))
+            if not block:
+                break
+            hasher.update(block)
+            remaining -= len(block)
+    return hasher
+
+
+def _remember(path, offset, hasher):
+    with _LOCK:
+        _STATES[path] = (offset, hasher.copy())
+
+
+def _forget(path):
+    with _LOCK:
+        _STATES.pop(path, None)
+        _WRITERS.pop(path, None)
+
+
+def _writer_lock(path):
+    with _LOCK:
+        return _WRITERS.setdefault(path, threading.Lock())
+
+
+def append_to_partial(path: str, stream, length, first: int, total: int):
+    """Append ``length`` body bytes at ``first`` (which must be the partial's size; 409 with the
+    size otherwise). Returns ``(new offset, hexdigest when complete or None)``.
+
+    A body that ends early keeps what arrived (that is the point) and answers 408 (a client
+    retries that: it asks for the offset and sends the rest). One writer
+    per partial at a time; a second waits for the first to finish.
+    """
+    lock = _writer_lock(path)
+    if not lock.acquire(timeout=WRITER_WAIT_SECONDS):
+        raise OffsetMismatch(partial_offset(path))
+    try:
+        return _append(path, stream, length, first, total)
+    finally:
+        lock.release()
+
+
+def _append(path, stream, length, first, total):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    current = partial_offset(path)
+    if first != current:
+        raise OffsetMismatch(current)
+    if length is not None and first + length > total:
+        raise HttpError(400, "the body runs past the announced total of %d bytes" % total)
+    if first == 0 and not os.path.exists(path):
+        open(path, "ab").close()
+    hashing = StreamHash(_state(path, first), threaded=length is None or length >= THREAD_THRESHOLD)
+    offset = first
+    cut = None
+    try:
+        with open(path, "r+b") as handle:
+            handle.seek(first)
+            handle.truncate()
+            try:
+                while length is None or offset - first < length:
+                    want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - (offset - first))
+                    block = stream.read(want)
+                    if not block:
+                        if length is not None:
+                            cut = "request body ended after %d of %d bytes" % (offset - first, length)
+                        break
+                    if offset + len(block) > total:
+                        raise HttpError(400, "the body runs past the announced total of %d bytes" % total)
+                    handle.write(block)
+                    hashing.update(block)
+                    offset += len(block)
+            except (EOFError, ConnectionError, TimeoutError) as exc:  # EOFError: LWR's server, body cut
+                cut = "connection lost after %d bytes: %s" % (offset - first, exc)
+    finally:
+        hasher = hashing.finish()
+        _remember(path, offset, hasher)
+    os.utime(path)
+    if cut:
+        raise HttpError(408, "upload interrupted (%s); %d of %d bytes held, resume from there"
+                        % (cut, offset, total))
+    return offset, (hasher.hexdigest() if offset == total else None)
+
+
+class OffsetMismatch(HttpError):
+    """The client's range does not start where the partial ends (409, with the offset)."""
+
+    def __init__(self, offset):
+        super().__init__(409, "this upload holds %d bytes; send the rest from there" % offset)
+        self.offset = offset
+
+
+def commit_partial(path: str, final_path: str, client_digest, total):
+    """Rename the complete partial onto ``final_path`` if its SHA-256 is ``client_digest``
+    (when given); returns the server's hexdigest. 422 naming both digests otherwise (the
+    partial is removed: the client starts again)."""
+    lock = _writer_lock(path)
+    if not lock.acquire(timeout=WRITER_WAIT_SECONDS):
+        raise OffsetMismatch(partial_offset(path))
+    try:
+        return _commit(path, final_path, client_digest, total)
+    finally:
+        lock.release()
+
+
+def _commit(path, final_path, client_digest, total):
+    if not os.path.exists(path):
+        raise HttpError(404, "no upload in progress under that upload_id")
+    size = partial_offset(path)
+    if total is not None and size != total:
+        raise OffsetMismatch(size)
+    digest = _state(path, size).hexdigest()
+    if client_digest is not None and client_digest != digest:
+        _forget(path)
+        os.unlink(path)
+        raise HttpError(422, "sha-256 mismatch: the client sent %s, the server received %s"
+                        % (client_digest, digest))
+    if os.path.isdir(final_path):
+        raise HttpError(409, "%r is a directory" % os.path.basename(final_path))
+    os.makedirs(os.path.dirname(final_path), exist_ok=True)
+    os.replace(path, final_path)
+    _forget(path)
+    return digest
+
+
+def stream_with_digest(stream, handle, length):
+    """Copy ``length`` bytes (None: to the end) from ``stream`` to ``handle``; returns
+    ``(count, sha-256 hex)``. Raises ``EOFError`` when the body ends early."""
+    hashing = StreamHash(threaded=length is None or length >= THREAD_THRESHOLD)
+    copied = 0
+    try:
+        while length is None or copied < length:
+            want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - copied)
+            block = stream.read(want)
+            if not block:
+                if length is not None:
+                    raise EOFError("request body ended after %d of %d bytes" % (copied, length))
+                break
+            handle.write(block)
+            hashing.update(block)
+            copied += len(block)
+    finally:
+        hasher = hashing.finish()
+    return copied, hasher.hexdigest()
+
+
+def sweep_partials(job_directory_path: str, idle_timeout: float, now=None) -> int:
+    """Remove the partials of this job untouched for ``idle_timeout`` seconds; returns how many."""
+    directory = os.path.join(job_directory_path, PARTIAL_DIRECTORY)
+    now = time.time() if now is None else now
+    removed = 0
+    try:
+        names = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            if now - os.stat(path).st_mtime > idle_timeout:
+                os.unlink(path)
+                _forget(path)
+                removed += 1
+                log.info("removed partial upload %s, idle for more than %ds", path, idle_timeout)
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+# -- digests of whole files, for downloads -----------------------------------------------------------
+def _digest_record(job_directory_path, path):
+    key = hashlib.sha256(os.path.relpath(path, job_directory_path).encode("utf-8", "surrogateescape")).hexdigest()
+    return os.path.join(job_directory_path, DIGEST_DIRECTORY, key[:40])
+
+
+def _identity(info):
+    return [info.st_ino, info.st_size, info.st_mtime_ns]
+
+
+def record_digest(job_directory_path: str, path: str, hexdigest: str, info=None) -> None:
+    """Remember ``path``'s SHA-256 for the file as it is now (inode, size, mtime)."""
+    info = info or os.stat(path)
+    record = _digest_record(job_directory_path, path)
+    os.makedirs(os.path.dirname(record), exist_ok=True)
+    tmp = "%s.%d.tmp" % (record, threading.get_ident())
+    with open(tmp, "w") as handle:
+        json.dump({"identity": _identity(info), "sha256": hexdigest}, handle)
+    os.replace(tmp, record)
+
+
+def cached_digest(job_directory_path: str, path: str, handle):
+    """The SHA-256 of the open file ``handle`` (at ``path``): the recorded one if the file is
+    unchanged since, else computed now (one read of the file) and recorded."""
+    info = os.fstat(handle.fileno())
+    record = _digest_record(job_directory_path, path)
+    try:
+        with open(record) as stored:
+            data = json.load(stored)
+        if data.get("identity") == _identity(info) and isinstance(data.get("sha256"), str):
+            return data["sha256"]
+    except (OSError, ValueError):
+        pass
+    hasher = hashlib.sha256()
+    position = 0
+    while True:
+        block = os.pread(handle.fileno(), CHUNK_SIZE * 4, position)
+        if not block:
+            break
+        hasher.update(block)
+        position += len(block)
+    digest = hasher.hexdigest()
+    try:
+        record_digest(job_directory_path, path, digest, info)
+    except OSError as exc:
+        log.warning("could not record the digest of %s: %s", path, exc)
+    return digest
