@@ -5,6 +5,12 @@ Prints MiB/s each way for both, the ratio LWR/reference, and LWR's peak RSS.
 Both servers run in their own processes and write to / read from the same disk.
 
     .venv/bin/python bench/staging.py [--size-mib 1024] [--repeat 2] [--dir /tmp]
+    .venv/bin/python bench/staging.py --verify both         # client staging, SHA-256 verified vs not
+    .venv/bin/python bench/staging.py --cut-at 0.5          # a transfer cut at 50% and resumed vs uncut
+
+The two modes stage through the LWR client library (bench/staging_modes.py) and print their
+figures with ratios to the raw loopback reference measured in the same run; a mode whose
+client or test-support piece is missing prints "... not available" instead of figures.
 """
 import argparse
 import hashlib
@@ -23,6 +29,7 @@ import psutil
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
+from bench.staging_modes import run_cut, run_verify  # noqa: E402
 from test.support.server import LwrServer, free_port  # noqa: E402
 
 CHUNK = 1024 * 1024
@@ -111,6 +118,13 @@ def make_source(directory, size_mib):
     return path
 
 
+def _fraction(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError("expected a fraction between 0 and 1, e.g. 0.5")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024, help="file size in MiB (default 1024)")
@@ -118,6 +132,13 @@ def main(argv=None):
     parser.add_argument("--dir", default=None, help="scratch directory (default: a new temp dir)")
     parser.add_argument("--use-sendfile", action="store_true",
                         help="serve LWR's downloads with sendfile (server option use_sendfile = true)")
+    parser.add_argument("--verify", choices=("on", "off", "both"), default=None,
+                        help="also stage the file through the LWR client with end-to-end SHA-256 verification "
+                             "on, off, or both (then the cost of verifying is printed)")
+    parser.add_argument("--cut-at", type=_fraction, default=None, metavar="FRACTION",
+                        help="also upload and download the file through the client with the connection cut "
+                             "after FRACTION of it (e.g. 0.5), resumed, against the same transfers uncut: "
+                             "bytes sent and time")
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix="lwr-bench-", dir=args.dir)
     try:
@@ -126,7 +147,7 @@ def main(argv=None):
         ref_dir = os.path.join(work, "reference")
         os.mkdir(ref_dir)
         ref_port = free_port()
-        reference = subprocess.Popen([sys.executable, "-c", REFERENCE_SERVER, str(ref_port), ref_dir])
+        reference_process = subprocess.Popen([sys.executable, "-c", REFERENCE_SERVER, str(ref_port), ref_dir])
         lwr = LwrServer(os.path.join(work, "lwr"), log_level="WARNING",
                         server_options={"use_sendfile": "true" if args.use_sendfile else "false"}).start()
         time.sleep(0.5)
@@ -154,23 +175,33 @@ def main(argv=None):
             results = {label: (max(ups[label]), max(downs[label])) for label in targets}
             rss.running = False
             rss.join()
+            report = _print_results(args, results, rss.peak)
+            reference = results["reference"]
+            if args.verify:
+                report.update(run_verify(args.verify, lwr.url, lwr.private_key, source, work, args.repeat,
+                                         reference))
+            if args.cut_at:
+                report["cut_at"] = run_cut(args.cut_at, lwr.port, lwr.private_key, source, work, reference)
+            print(json.dumps(report))
         finally:
             lwr.stop()
-            reference.terminate()
-            reference.wait()
-        (ref_up, ref_down), (lwr_up, lwr_down) = results["reference"], results["lwr"]
-        print("file size            %d MiB (best of %d), LWR downloads via %s"
-              % (args.size_mib, args.repeat, "sendfile" if args.use_sendfile else "1 MiB buffer"))
-        print("reference upload     %8.1f MiB/s" % ref_up)
-        print("reference download   %8.1f MiB/s" % ref_down)
-        print("lwr upload           %8.1f MiB/s   ratio %.2f" % (lwr_up, lwr_up / ref_up))
-        print("lwr download         %8.1f MiB/s   ratio %.2f" % (lwr_down, lwr_down / ref_down))
-        print("lwr peak RSS         %8.1f MiB" % (rss.peak / 2 ** 20))
-        print(json.dumps({"ref_up": ref_up, "ref_down": ref_down, "lwr_up": lwr_up, "lwr_down": lwr_down,
-                          "up_ratio": lwr_up / ref_up, "down_ratio": lwr_down / ref_down,
-                          "lwr_peak_rss_mib": rss.peak / 2 ** 20}))
+            reference_process.terminate()
+            reference_process.wait()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _print_results(args, results, peak_rss):
+    (ref_up, ref_down), (lwr_up, lwr_down) = results["reference"], results["lwr"]
+    print("file size            %d MiB (best of %d), LWR downloads via %s"
+          % (args.size_mib, args.repeat, "sendfile" if args.use_sendfile else "1 MiB buffer"))
+    print("reference upload     %8.1f MiB/s" % ref_up)
+    print("reference download   %8.1f MiB/s" % ref_down)
+    print("lwr upload           %8.1f MiB/s   ratio %.2f" % (lwr_up, lwr_up / ref_up))
+    print("lwr download         %8.1f MiB/s   ratio %.2f" % (lwr_down, lwr_down / ref_down))
+    print("lwr peak RSS         %8.1f MiB" % (peak_rss / 2 ** 20))
+    return {"ref_up": ref_up, "ref_down": ref_down, "lwr_up": lwr_up, "lwr_down": lwr_down,
+            "up_ratio": lwr_up / ref_up, "down_ratio": lwr_down / ref_down, "lwr_peak_rss_mib": peak_rss / 2 ** 20}
 
 
 if __name__ == "__main__":

@@ -8,6 +8,14 @@ generated from :data:`APP_OPTIONS` (``docs/_ext/lwr_options.py``).
 from typing import Mapping, Optional
 
 from lwr.lwr_client.progress import parse_size
+from lwr.lwr_client.transport.retry import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BUDGET,
+    DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_JITTER,
+    DEFAULT_MAX_BACKOFF,
+    JITTERS,
+)
 from lwr.managers.options import MANAGER_OPTIONS
 from lwr.messaging.options import MESSAGE_QUEUE_OPTIONS
 from lwr.objectstore.config import load_config
@@ -55,6 +63,11 @@ _GENERAL = [
     Option("cleanup_interval", DURATION, "10m", "How often job directories are checked for retention."),
     Option("healthz_min_free_bytes", BYTES, "100M",
            "/healthz answers 503 when the file system of staging_directory has less free space; 0 disables."),
+    Option("metrics", BOOL, True,
+           "GET /metrics serves Prometheus metrics (docs/metrics.rst); false counts nothing and answers 404."),
+    Option("metrics_allow_loopback_without_token", BOOL, False,
+           "true serves /metrics without private_key to requests from a loopback address that carry no "
+           "proxy header (X-Forwarded-For, Forwarded, X-Real-IP); every other route still needs the token."),
 ]
 
 _TOOLS = [
@@ -107,11 +120,27 @@ _STATUS = [
            "At most this many finished jobs are kept in the job history (the oldest go first); 0 turns it off."),
 ]
 
+#: The retry budget of the server's own requests (remote_transfer to and from Galaxy's job files API).
+_TRANSFERS = [
+    Option("retry_max_attempts", integer(1), DEFAULT_ATTEMPTS,
+           "Most attempts per remote_transfer request, the first included."),
+    Option("retry_initial_backoff", number(minimum=0), DEFAULT_INITIAL_BACKOFF,
+           "Seconds of the first wait before a retry; each further wait may be twice as long."),
+    Option("retry_max_backoff", number(minimum=0), DEFAULT_MAX_BACKOFF,
+           "Longest wait in seconds between two attempts."),
+    Option("retry_budget", number(minimum=0), DEFAULT_BUDGET,
+           "Seconds after a request's first attempt when no further attempt starts (0: no time limit); "
+           "the default rides out a restart of Galaxy."),
+    Option("retry_jitter", choice(*JITTERS), DEFAULT_JITTER,
+           "Spreading of the waits: full, decorrelated or none (see Retry budgets)."),
+]
+
 #: Keys PasteDeploy, uWSGI or an older sample put into [app:main] that are not options.
 _STRUCTURAL = ("use", "paste.app_factory", "paste.filter_factory", "paste.composite_factory",
                "filter-with", "here", "__file__")
 
-APP_OPTIONS = OptionSet("app", _GENERAL + _TOOLS + _GALAXY + _STORAGE + _STATUS + MESSAGE_QUEUE_OPTIONS,
+APP_OPTIONS = OptionSet("app", _GENERAL + _TOOLS + _GALAXY + _STORAGE + _STATUS + _TRANSFERS
+                        + MESSAGE_QUEUE_OPTIONS,
                         ignored_keys=_STRUCTURAL, where_documented="see docs/configure.rst",
                         title="[app:main]")
 

@@ -9,12 +9,13 @@ from lwr.health import HealthCheck
 from lwr.history import HistoryRecorder, JobHistory
 from lwr.lifecycle import Threads
 from lwr.locks import LockManager
+from lwr.lwr_client.transport.retry import RetryPolicy, set_default_retry
 from lwr.manager_factory import build_managers
 from lwr.managers.base import leftovers
-from lwr.managers.job_state import listeners as job_listeners
 from lwr.managers.base.reaper import DirectoryReaper
 from lwr.managers.retention import JobReaper, RetentionPolicy
 from lwr.managers.util.metrics import JobMetrics
+from lwr.metrics import build_metrics
 from lwr.options import ConfigurationError
 from lwr.tools.authorization import get_authorizer
 from lwr.tools.deps import DependencyManager
@@ -60,7 +61,9 @@ class LwrApp:
         retention_policy = self._build_retention_policy(conf)
         self.job_history = self._build_job_history(conf, self.persistence_directory)
         self.history_recorder = HistoryRecorder(self.job_history, self.staging_directory)
+        self.retry_policy = self._build_retry_policy(conf)
         self.health = self._build_health_check(conf)
+        self.metrics = self._build_metrics(conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
@@ -70,6 +73,10 @@ class LwrApp:
         self.dependency_manager = self._build_dependency_manager(conf)
         self.job_metrics = self._build_job_metrics(conf)
         self.managers = build_managers(self, conf)
+        for manager in self.managers.values():
+            manager.add_phase_listener(self.history_recorder)  # the status page's job history
+        if self.metrics is not None:
+            self.metrics.watch_managers(self.managers, self.staging_directory)
         self.file_cache = self._build_file_cache(conf)
         self.message_queue_binding = None
         if conf.get("message_queue_url"):
@@ -90,7 +97,6 @@ class LwrApp:
         if self._started:
             return self
         self._started = True
-        job_listeners.add_listener(self.history_recorder)  # before any job can move
         for manager in self.managers.values():
             manager.start()
         self.job_reaper.start()
@@ -124,6 +130,29 @@ class LwrApp:
             return JobHistory.from_config(conf, persistence_directory)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+
+    @staticmethod
+    def _build_retry_policy(conf):
+        """The retry budget of this server's own HTTP requests (``remote_transfer`` actions to and
+        from Galaxy's job files API): ``retry_*`` options over the built-in defaults."""
+        set_default_retry(None)
+        try:
+            policy = RetryPolicy.from_environ().with_params(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        set_default_retry(policy)
+        return policy
+
+    def _build_metrics(self, conf):
+        try:
+            return build_metrics(self, conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @property
+    def loopback_open_routes(self):
+        """Routes served without the token to requests from this host (``metrics_allow_loopback_without_token``)."""
+        return ("metrics",) if self.metrics is not None and self.metrics.allow_loopback_without_token else ()
 
     def _build_health_check(self, conf):
         try:
@@ -196,6 +225,5 @@ class LwrApp:
             except Exception:
                 log.exception("shutting down manager %s failed", manager.name)
         remaining = self.threads.shutdown(timeout)
-        job_listeners.remove_listener(self.history_recorder)
         self.job_history.close()  # last: managers finishing jobs at shutdown still record them
         return remaining

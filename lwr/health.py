@@ -97,6 +97,10 @@ class HealthCheck:
             body["error"] = "; ".join(reasons)  # what every LWR error answer carries
         return ok, body
 
+    def broker_connected(self, binding) -> Optional[bool]:
+        """Whether a round trip to the broker works (the same cached probe as the report's)."""
+        return self._broker.check(binding).get("connected")
+
     def close(self) -> None:
         self._broker.close()
 

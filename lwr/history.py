@@ -226,23 +226,20 @@ def summary_from_directory(manager: str, job_id: str, path: str, state: Optional
 
 
 class HistoryRecorder:
-    """A job-state listener (:mod:`lwr.managers.job_state.listeners`): records each job of this
-    app's staging directory reaching a terminal phase."""
+    """A phase listener (:meth:`lwr.managers.stateful.StatefulManagerProxy.add_phase_listener`):
+    records each job reaching a terminal phase."""
 
     TERMINAL = ("complete", "failed", "cancelled", "lost")
 
     def __init__(self, history: JobHistory, staging_directory: str):
         self.history = history
-        self.staging_directory = os.path.abspath(staging_directory) + os.sep
+        self.staging_directory = os.path.abspath(staging_directory)
 
-    def __call__(self, job_state, previous, phase) -> None:
-        phase = str(phase)
-        if phase not in self.TERMINAL or not self.history.enabled:
+    def __call__(self, manager_name, job_id, previous, phase, state=None) -> None:
+        if phase is None or str(phase) not in self.TERMINAL or not self.history.enabled:
             return
-        if not os.path.abspath(job_state.path).startswith(self.staging_directory):
-            return  # another app's job (several apps in one process: tests, the local interface)
+        path = state.path if state is not None else os.path.join(self.staging_directory, job_id)
         try:
-            self.history.record(summary_from_directory(job_state.manager or "_default_", job_state.job_id,
-                                                       job_state.path, phase))
+            self.history.record(summary_from_directory(manager_name, job_id, path, str(phase)))
         except Exception:  # the history is a report: failing to write it never fails the job
-            log.exception("job %s: could not record it in the job history", job_state.job_id)
+            log.exception("job %s: could not record it in the job history", job_id)

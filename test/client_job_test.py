@@ -189,7 +189,7 @@ def test_url_without_scheme_gets_http():
     assert interface.url("status", {"job_id": "1"}) == "http://h:1/jobs/1/status?job_id=1"
 
 
-def test_retry_makes_exactly_five_attempts_with_growing_pauses():
+def test_retry_makes_exactly_the_configured_attempts_with_growing_pauses():
     attempts, pauses = [], []
 
     def flaky():
@@ -197,7 +197,7 @@ def test_retry_makes_exactly_five_attempts_with_growing_pauses():
         raise TransportError("connection refused", url="http://h:1/x", transient=True)
 
     with pytest.raises(ServerUnavailable, match="after 5 attempts"):
-        RetryPolicy(sleep=pauses.append).call(flaky, "GET", "http://h:1/x")
+        RetryPolicy(attempts=5, delay=0.1, jitter="none", sleep=pauses.append).call(flaky, "GET", "http://h:1/x")
     assert len(attempts) == 5
     assert pauses == [0.1, 0.2, 0.4, 0.8]
 

@@ -140,28 +140,22 @@ def test_log_ring_keeps_the_last_warnings_newest_first():
     assert records[0]["level"] == "ERROR" and records[0]["logger"] == "lwr.test.ring"
 
 
-def test_the_recorder_keeps_terminal_phases_of_its_own_jobs_only(tmp_path):
+def test_the_recorder_keeps_terminal_phases_only(tmp_path):
     from lwr.history import HistoryRecorder
-    from lwr.managers.job_state import PROXY, JobState, listeners
+    from lwr.managers.job_state import PROXY, JobState
 
     history = JobHistory(str(tmp_path / "h.sqlite"))
     recorder = HistoryRecorder(history, str(tmp_path / "staging"))
-    mine, other = tmp_path / "staging" / "j1", tmp_path / "elsewhere" / "j2"
-    for path in (mine, other):
-        path.mkdir(parents=True)
-    listeners.add_listener(recorder)
-    listeners.add_listener(lambda *args: 1 / 0)  # a failing listener stops no other
-    try:
-        for path in (mine, other):
-            state = JobState(str(path), path.name, PROXY, "m")
-            before = history.count()
-            state.record_launch({})
-            state.record_accepted()
-            assert history.count() == before  # not terminal yet
-            state.record_final("failed", "it broke")
-    finally:
-        listeners.remove_listener(recorder)
-        listeners._listeners = ()
+    path = tmp_path / "staging" / "j1"
+    path.mkdir(parents=True)
+    state = JobState(str(path), "j1", PROXY, "m")
+    state.on_change = lambda changed, previous, phase: recorder("m", changed.job_id, previous, phase, changed)
+    recorder("m", "j1", None, "accepted", None)  # set up: not terminal
+    state.record_launch({})
+    state.record_accepted()
+    assert history.count() == 0  # not terminal yet
+    state.record_final("failed", "it broke")
+    recorder("m", "j1", None, None, None)  # the job goes (clean): nothing to record
     (row,) = history.recent()
     assert (row["manager"], row["job_id"], row["state"], row["failure_reason"]) == ("m", "j1", "failed", "it broke")
     assert {"preprocessing", "submitted", "finished"} <= set(row["timestamps"])

@@ -143,11 +143,13 @@ def test_https_server(lwr_server_factory, tmp_path, monkeypatch):
 def test_server_down_names_url_with_token_masked():
     url = "http://127.0.0.1:%d/" % free_port()
     manager = build_client_manager()
-    client = manager.get_client({"url": url, "private_token": "s3cret"}, "1")
+    client = manager.get_client({"url": url, "private_token": "s3cret", "retry_budget": "1",
+                                 "retry_initial_backoff": "0.05"}, "1")
     with pytest.raises(ServerUnavailable) as info:
         client.full_status()
     message = str(info.value)
     assert url in message and "private_key=***" in message and "s3cret" not in message
+    assert "the 1 s retry budget (retry_budget) is spent" in message
 
 
 # -- in process: LocalLwrInterface routes the same requests without HTTP ---------------------------

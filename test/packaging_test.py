@@ -18,7 +18,7 @@ from test.support.server import REPO_ROOT, LwrServer, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
-SERVER_ONLY = {"paste", "pastedeploy", "pastescript", "webob", "psutil"}
+SERVER_ONLY = {"paste", "pastedeploy", "pastescript", "webob", "psutil", "prometheus-client", "prometheus_client"}
 
 
 def _run(argv, timeout=600, **kwds):

@@ -18,7 +18,7 @@ SAMPLE_VALUES = {"job_id": "j1", "object_id": "7", "manager_name": "_default_"}
 def _server_routes():
     """(path pattern, method, handler name, response) as the real app dispatches, in order."""
     app = local_app(job_manager=None)
-    return [(regex, method, func.__name__, response) for regex, method, func, response in app.routes]
+    return [(regex, method, func.__name__, response) for regex, method, func, response, _name in app.routes]
 
 
 def _dispatch(path, method):
@@ -69,7 +69,7 @@ def test_route_names_and_paths_are_unique_and_parameters_named():
     assert len(ROUTES_BY_NAME) == len(ROUTES)
     assert len({(route.method, route.path) for route in ROUTES}) == len(ROUTES)
     assert {name for route in ROUTES for name in path_parameters(route.path)} <= set(SAMPLE_VALUES)
-    assert {route.response for route in ROUTES} == {"OK", "json", "file", "html"}
+    assert {route.response for route in ROUTES} == {"OK", "json", "file", "text", "html"}
     assert {route.auth for route in ROUTES} == {"token", "cookie", "login"}
 
 

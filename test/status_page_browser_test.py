@@ -77,7 +77,7 @@ def _start_job(server, job_id, command, **params):
 def test_status_page_in_a_real_browser(browser, lwr_server_factory, tmp_path):
     from selenium.webdriver.common.by import By
 
-    server = lwr_server_factory(app_conf={"private_key": TOKEN})
+    server = lwr_server_factory(app_conf={"private_key": TOKEN, "retry_max_attempts": "1"})  # fail at once
     browser.get(server.url + "status")
     password = browser.find_element(By.ID, "private_key")  # the sign-in form, not the page
     assert not browser.find_elements(By.ID, "managers")

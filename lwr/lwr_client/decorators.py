@@ -1,5 +1,5 @@
 """Decorators for client methods: JSON decoding.  (Retries are the transports'
-:class:`~lwr.lwr_client.transport.base.RetryPolicy`.)"""
+:class:`~lwr.lwr_client.transport.retry.RetryPolicy`.)"""
 import functools
 import json
 

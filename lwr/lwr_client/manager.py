@@ -1,4 +1,5 @@
 """Client managers: build job clients (HTTP or in process) and object-store clients."""
+import copy
 import json
 import logging
 import os
@@ -7,8 +8,10 @@ from lwr.lwr_client.client import DEFAULT_TRANSFER_THREADS, ClientCacher, InputC
 from lwr.lwr_client.destination import url_to_destination_params
 from lwr.lwr_client.interface import HttpLwrInterface, LocalLwrInterface
 from lwr.lwr_client.transport import get_transport
+from lwr.lwr_client.transport.retry import parse_params
 
-__all__ = ["build_client_manager", "ClientManager", "ObjectStoreClientManager", "ObjectStoreClient"]
+__all__ = ["build_client_manager", "destination_transport", "ClientManager", "ObjectStoreClientManager",
+           "ObjectStoreClient"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,19 @@ def _cache_enabled(cache, environ) -> bool:
         return False
 
 
+def destination_transport(transport, destination_params):
+    """``transport``, or a copy retrying as the destination's ``retry_*`` parameters say
+    (``retry_max_attempts``, ``retry_initial_backoff``, ``retry_max_backoff``, ``retry_budget``,
+    ``retry_jitter``; see :mod:`lwr.lwr_client.transport.retry`).  A bad value raises
+    ``ValueError`` naming the parameter."""
+    changes = parse_params(destination_params)
+    if not changes:
+        return transport
+    configured = copy.copy(transport)
+    configured.retry = transport.retry.replace(**changes)
+    return configured
+
+
 def _transfer_threads(transfer_threads, environ) -> int:
     if transfer_threads is None:
         transfer_threads = environ.get("LWR_CACHE_THREADS") or DEFAULT_TRANSFER_THREADS
@@ -76,7 +92,8 @@ class ClientManager:
                                                                            object_store)
         else:
             transport = get_transport(kwds.get("transport"), environ, progress=kwds.get("progress"))
-            self.interface_factory = lambda destination: HttpLwrInterface(destination, transport)
+            self.interface_factory = lambda destination: HttpLwrInterface(
+                destination, destination_transport(transport, destination))
         self.transfer_threads = _transfer_threads(kwds.get("transfer_threads"), environ)
         self.cache = _cache_enabled(kwds.get("cache"), environ)
         if self.cache:

@@ -13,9 +13,10 @@ __all__ = ["Route", "ROUTES", "ROUTES_BY_NAME", "MANAGER_PREFIX", "path_paramete
 class Route(NamedTuple):
     """One route: the client command and server handler ``name``, the HTTP ``method`` (None:
     any method is served; the client sends GET), the ``path`` template with ``{parameter}``
-    segments, what the answer is (``json``, ``file``, ``html`` or the text ``OK``), and how the
-    token is given (``auth``): ``token`` in the query (every route), ``cookie`` (also the status
-    page's session cookie, see :mod:`lwr.web.status_auth`) or ``login`` (also a form field)."""
+    segments, what the answer is (``json``, ``file``, ``text`` of the route's own format,
+    ``html`` or the text ``OK``), and how the token is given (``auth``): ``token`` in the query
+    (every route), ``cookie`` (also the status page's session cookie, see
+    :mod:`lwr.web.status_auth`) or ``login`` (also a form field)."""
 
     name: str
     method: Optional[str]
@@ -38,6 +39,7 @@ ROUTES = (
     Route("upload_offset", "GET", "/jobs/{job_id}/files/offset", "json"),
     Route("download_output", "GET", "/jobs/{job_id}/files", "file"),
     Route("healthz", "GET", "/healthz", "json"),
+    Route("metrics", "GET", "/metrics", "text"),  # Prometheus text format (docs/metrics.rst)
     # the experimental file cache (spec §8)
     Route("file_available", "GET", "/cache/status", "json"),
     Route("cache_required", "PUT", "/cache", "json"),

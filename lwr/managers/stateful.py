@@ -44,6 +44,8 @@ class StatefulManagerProxy(ManagerInterface):
         self.active_jobs = ActiveJobs(persistence_directory, self.name)
         self.terminal_pending = PendingTerminalStatuses(persistence_directory, self.name)  # MQ hook
         self.state_change_callback = lambda status_, job_id: None
+        self._phase_listeners = []
+        self.staging_observer = None  # observe(direction, file_type, size, seconds) of each file staged here
         self._memory_failures = {}
         self._postprocessing = set()
         self._guard = threading.Lock()
@@ -67,6 +69,20 @@ class StatefulManagerProxy(ManagerInterface):
     def set_state_change_callback(self, callback):
         self.state_change_callback = callback
 
+    def add_phase_listener(self, listener):
+        """``listener(manager_name, job_id, previous, phase, state)`` after each phase change of
+        a job of this manager, under the job's lock (keep it quick): ``state`` is the job's
+        :class:`JobState`; ``previous`` and ``state`` are None when the job was just set up,
+        ``phase`` and ``state`` None when it goes (clean, retention)."""
+        self._phase_listeners.append(listener)
+
+    def _tell_listeners(self, job_id, previous, phase, state=None):
+        for listener in self._phase_listeners:
+            try:
+                listener(self.name, job_id, previous, phase, state)
+            except Exception:
+                log.exception("job %s: phase listener %r failed", job_id, listener)
+
     # -- life cycle of the object ---------------------------------------------------------------
     def start(self):
         self._proxied_manager.start()
@@ -84,9 +100,11 @@ class StatefulManagerProxy(ManagerInterface):
 
     def setup_job(self, job_id, tool_id, tool_version, use_metadata=False,
                   preserve_galaxy_python_environment=False):
-        return self._proxied_manager.setup_job(
+        job_id = self._proxied_manager.setup_job(
             job_id, tool_id, tool_version, use_metadata=use_metadata,
             preserve_galaxy_python_environment=preserve_galaxy_python_environment)
+        self._tell_listeners(job_id, None, Phase.ACCEPTED)
+        return job_id
 
     def authorize_submission(self, job_id, job_config):
         self._proxied_manager.authorize_submission(job_id, job_config)
@@ -117,7 +135,11 @@ class StatefulManagerProxy(ManagerInterface):
         return job_directory
 
     def _state(self, job_directory) -> JobState:
-        return job_directory.state(PROXY, self.name)
+        state = job_directory.state(PROXY, self.name)
+        if self._phase_listeners:
+            state.on_change = lambda changed, previous, phase: self._tell_listeners(
+                changed.job_id, previous, phase, changed)
+        return state
 
     def handle_remote_staging(self, job_id, staging_config):
         self._state(self._existing_job_directory(job_id)).set(F.STAGING_CONFIG, staging_config)
@@ -159,7 +181,7 @@ class StatefulManagerProxy(ManagerInterface):
         state = self._state(job_directory)
         try:
             config = state.launch_config()
-            preprocess(job_directory, state.staging_config().get("setup", []))
+            preprocess(job_directory, state.staging_config().get("setup", []), self.staging_observer)
             # Held across the launch so a cancel cannot slip in between the check and the launch.
             with job_directory.lock("status"):
                 if state.terminal():
@@ -265,7 +287,7 @@ class StatefulManagerProxy(ManagerInterface):
         job_directory = self._proxied_manager.job_directory(job_id)
         state = self._state(job_directory)
         try:
-            failures = postprocess(job_directory, state.staging_config())
+            failures = postprocess(job_directory, state.staging_config(), self.staging_observer)
         except Exception as exc:
             log.exception("job %s: staging outputs failed", job_id)
             failures = [exc]
@@ -336,6 +358,7 @@ class StatefulManagerProxy(ManagerInterface):
         self.terminal_pending.deactivate(job_id)  # MQ hook
         self._memory_failures.pop(job_id, None)
         self._proxied_manager.forget_job(job_id)
+        self._tell_listeners(job_id, None, None)
 
     def forget_job(self, job_id):
         self.forget(job_id)

@@ -6,6 +6,9 @@ so when ``message_queue_url`` is set the job's statuses are still published;
 the script waits until the job is done and those statuses are confirmed.
 Exit status: 0 when the job completed, 1 otherwise.
 
+``--retry_budget`` and the other ``--retry_*`` options override ``server.ini``'s options of the
+same names for the job's ``remote_transfer`` requests.
+
 Files the job's ``remote_transfer`` actions fetch from Galaxy, and outputs sent back, are
 shown on standard error with their rate and ETA when it is a terminal, or with ``--progress``.
 """
@@ -18,6 +21,7 @@ import sys
 import time
 
 from lwr.lwr_client.progress import display_for, set_default_progress
+from lwr.lwr_client.transport import retry
 from lwr.manager_endpoint_util import submit_job
 from lwr.managers import status
 from lwr.scripts.config import ConfigError, LwrManagerConfigBuilder, load_lwr_app
@@ -41,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--progress", action="store_true",
                         help="show file transfers (rate, ETA) on standard error even when it is not a "
                              "terminal (on a terminal they are always shown)")
+    retry.add_arguments(parser, "the job's remote_transfer requests to Galaxy (overriding server.ini)")
     return parser
 
 
@@ -65,8 +70,9 @@ def main(argv=None) -> int:
     builder = LwrManagerConfigBuilder(args)
     try:
         job_config = read_job_config(args.file, args.base64)
+        retry_params = retry.arguments_params(args)
         builder.setup_logging()
-        app = load_lwr_app(builder, message_queue_consume=False)
+        app = load_lwr_app(builder, message_queue_consume=False, **retry_params)
     except (ConfigError, ValueError) as exc:
         print("lwr-submit: error: %s" % exc, file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 import errno
 import hmac
 import inspect
+import ipaddress
 import json
 import logging
 import re
@@ -12,13 +13,19 @@ from lwr.lwr_client.route_table import MANAGER_PREFIX
 from lwr.web import status_auth
 from lwr.web.query import SECRET_NAMES, QueryError, query_dict
 
-__all__ = ["RoutingApp", "bind_routes", "HttpError", "json_error", "redact_paths"]
+__all__ = ["RoutingApp", "bind_routes", "HttpError", "json_error", "redact_paths", "from_loopback", "ROUTE_KEY"]
 
 log = logging.getLogger(__name__)
 
 #: Argument names filled by the framework, never from the query string: ``environ`` is the
 #: WSGI environ (a route taking it may read the request body itself), ``ip`` the client's address.
 APP_ARGUMENTS = ("manager", "file_cache", "object_store", "ip", "environ", "app")
+
+#: Where the name of the matched route is left for middleware (the metrics count requests by it).
+ROUTE_KEY = "lwr.route"
+
+#: Headers a reverse proxy adds: a request carrying one came from elsewhere, whatever its address.
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
 class HttpError(Exception):
@@ -83,10 +90,11 @@ class RoutingApp:
         self._auth = {}  # handler -> how its token is given (Route.auth)
         for declared, func in bound_routes:
             self._auth[func] = getattr(declared, "auth", "token")
-            self.routes.append((_path_regex(declared.path), declared.method, func, declared.response))
+            self.routes.append((_path_regex(declared.path), declared.method, func, declared.response,
+                                declared.name))
             if manager_prefix:
                 self.routes.append((_path_regex(MANAGER_PREFIX + declared.path),
-                                    declared.method, func, declared.response))
+                                    declared.method, func, declared.response, declared.name))
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -102,22 +110,25 @@ class RoutingApp:
         # Not request.path_info: servers disagree on PATH_INFO's encoding (Paste decodes UTF-8).
         path = request.environ.get("PATH_INFO") or "/"
         path_matched = False
-        for regex, method, func, response_type in self.routes:
+        for regex, method, func, response_type, name in self.routes:
             match = regex.match(path)
             if not match:
                 continue
             path_matched = True
             if method is not None and method != request.method:
                 continue
-            self._check_access(request, self._auth.get(func, "token"))
+            request.environ[ROUTE_KEY] = name
+            self._check_access(request, name, self._auth.get(func, "token"))
             return self._call(request, func, response_type, match.groupdict())
         if path_matched:
             raise HttpError(405, "method %s is not allowed on %s" % (request.method, path))
         raise HttpError(404, "no such route: %s" % path)
 
-    def _check_access(self, request, auth="token"):
+    def _check_access(self, request, route_name=None, auth="token"):
         private_key = getattr(self.app, "private_key", None)
         if not private_key:
+            return
+        if route_name in (getattr(self.app, "loopback_open_routes", None) or ()) and from_loopback(request.environ):
             return
         given = next(filter(None, (_query_value(request, name) for name in SECRET_NAMES)), "")
         if auth == "login" and not given:
@@ -148,8 +159,8 @@ class RoutingApp:
         if response_type == "json":
             body = json.dumps(result).encode("utf-8")
             return Response(body=body, content_type="application/json", charset=None)
-        if response_type == "file":
-            return result  # routes returning files build their own streaming Response
+        if response_type in ("file", "text"):
+            return result  # routes returning files or their own text format build their own Response
         return Response(body=b"OK", content_type="text/plain", charset=None)
 
     def _translate(self, exc, request):
@@ -209,6 +220,19 @@ class RoutingApp:
 
 
 MAX_FORM_BODY = 16 * 1024 * 1024
+
+
+def from_loopback(environ) -> bool:
+    """The request came from this host and through no proxy: a loopback address and none of the
+    headers a reverse proxy adds (a proxy on this host makes every request look local)."""
+    if any(environ.get(header) for header in FORWARDING_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address((environ.get("REMOTE_ADDR") or "").split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
 _ABSOLUTE_PATH = re.compile(r"""(?:(?<=^)|(?<=[\s'"(\[=:,]))/[^\s'"(),\]]*""")

@@ -170,6 +170,9 @@ class Server:
                                     keepalive_timeout=values["keepalive_timeout"],
                                     max_connections=_connection_limit(values["max_connections"]),
                                     send_timeout=self.socket_timeout, min_rate=self.min_rate)
+        metrics = getattr(app, "metrics", None)  # LWR's app reports the connections and workers (lwr.metrics)
+        if metrics is not None and callable(getattr(metrics, "watch_server", None)):
+            metrics.watch_server(self)
 
     def _dispatch(self, connection, head, body_prefix):
         """Called by the front door with a complete head. A request whose body is still to

@@ -11,6 +11,7 @@ from webob import Response
 import lwr
 from lwr import paths
 from lwr.health import health_response
+from lwr.metrics.route import metrics_response
 from lwr.lwr_client.path_type import OUTPUT_PATH_TYPES
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
@@ -278,6 +279,11 @@ def download_output(manager, environ, job_id, name, type="output"):
 def healthz(app):
     """200 with each component's state when all work, 503 with the reasons otherwise (lwr.health)."""
     return health_response(app)
+
+
+def metrics(app):
+    """The Prometheus text exposition of this process's metrics (lwr.metrics); 404 with ``metrics = false``."""
+    return metrics_response(app)
 
 
 # -- experimental file cache (spec §8) -------------------------------------------------------------

@@ -11,6 +11,7 @@ from lwr.manager_endpoint_util import SubmitRefused
 from lwr.managers.base.directory import JobExists, UnknownFileType
 from lwr.managers.stateful import JobStateConflict, UnknownJob
 from lwr.managers.util.job_script import InvalidEnvironment
+from lwr.metrics.http import MetricsMiddleware
 from lwr.objectstore import InvalidObjectRequest, ObjectNotFound
 from lwr.options import ConfigurationError
 from lwr.paths import InvalidPath
@@ -104,4 +105,6 @@ def app_factory(global_conf, **local_conf):
         raise _refusal(str(exc.located(config_file, "app:main"))) from None
     webapp = LwrWebApp(lwr_app)
     atexit.register(webapp.shutdown)
+    if lwr_app.metrics is not None:
+        webapp = MetricsMiddleware(webapp, lwr_app.metrics)
     return AccessLogMiddleware(webapp)

@@ -153,16 +153,19 @@ def _store_multipart(stream, length, boundary, path, append=False):
 
 
 class FilesServer:
-    """``with FilesServer(root) as server: server.url`` -> ``http://127.0.0.1:PORT/api/jobs/1/files?job_key=...``."""
+    """``with FilesServer(root) as server: server.url`` -> ``http://127.0.0.1:PORT/api/jobs/1/files?job_key=...``.
 
-    def __init__(self, root, job_key="testkey"):
+    ``port``: 0 picks a free one; an earlier server's port brings "Galaxy" back where it was.
+    """
+
+    def __init__(self, root, job_key="testkey", port=0):
         self.root = str(root)
         self.job_key = job_key
         self.requests = []
         self.fail_next = 0
         #: POSTs to store and then answer with a dropped connection (a lost answer)
         self.drop_answer_next = 0
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.files_server = self
         self.thread = None

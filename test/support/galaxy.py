@@ -275,7 +275,9 @@ class GalaxyApi:
                                                      "files_0|space_to_tab": False})
 
     def finish_upload(self, run) -> str:
-        job = self.wait_for_job(run["job"])
+        # upload1 runs Galaxy's own Python locally (several seconds of imports); two at once on a
+        # loaded 2-core machine have taken over 120 s, so give them the tools' budget.
+        job = self.wait_for_job(run["job"], timeout=400)
         assert job["state"] == "ok", job
         return run["outputs"][0]
 

@@ -26,6 +26,7 @@ from lwr.lwr_client import (
 )
 from lwr.lwr_client.exceptions import TransportError
 from lwr.lwr_client.progress import display_for, format_bytes, parse_size
+from lwr.lwr_client.transport import retry
 
 __all__ = ["run", "main", "CheckFailure", "DEFAULTS", "EXAMPLE_UNICODE_TEXT"]
 
@@ -186,6 +187,7 @@ def _destination(options, file_action_config):
     for key in ("default_file_action", "jobs_directory", "files_endpoint", "remote_sep"):
         if options[key]:
             destination[key] = options[key]
+    destination.update(retry.arguments_params(options))
     if options["user"]:
         destination["submit_user"] = options["user"]
     return destination
@@ -408,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--progress", action="store_true",
                         help="show file transfers (rate, ETA) on standard error even when it is not a "
                              "terminal (on a terminal they are always shown)")
+    retry.add_arguments(parser, "requests to the LWR server")
     return parser
 
 

@@ -1,7 +1,8 @@
 """HTTP transports: ``urllib`` (default) and ``curl`` (pycurl), chosen by name or environment."""
 import os
 
-from lwr.lwr_client.transport.base import RetryPolicy, mask_url
+from lwr.lwr_client.transport.base import mask_url
+from lwr.lwr_client.transport.retry import RetryPolicy, default_retry, set_default_retry
 from lwr.lwr_client.transport.curl import PycurlTransport, pycurl_available
 from lwr.lwr_client.transport.standard import Urllib2Transport, UrllibTransport
 
@@ -13,6 +14,8 @@ __all__ = [
     "Urllib2Transport",
     "PycurlTransport",
     "RetryPolicy",
+    "set_default_retry",
+    "default_retry",
     "mask_url",
     "pycurl_available",
 ]

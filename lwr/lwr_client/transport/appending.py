@@ -12,7 +12,8 @@ import os
 import tempfile
 
 from lwr.lwr_client.exceptions import TransportError
-from lwr.lwr_client.transport.base import RetryPolicy, mask_url
+from lwr.lwr_client.transport.base import mask_url
+from lwr.lwr_client.transport.retry import RetryPolicy
 
 __all__ = ["APPENDING_NAMES", "appends", "post_file_once_only"]
 

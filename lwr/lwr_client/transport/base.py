@@ -1,19 +1,17 @@
-"""What both transports share: retry policy, error messages, token masking, atomic downloads."""
+"""What both transports share: error messages, token masking, atomic downloads."""
 import json
 import logging
 import os
 import re
-import time
 import uuid
 
-from lwr.lwr_client.exceptions import ServerRefusedToken, ServerUnavailable, TransportError
+from lwr.lwr_client.exceptions import ServerRefusedToken, TransportError
 from lwr.lwr_client.progress import callback_for
 from lwr.lwr_client.util import ReplacingFile
 
 __all__ = [
     "Transport",
     "BLOCK_SIZE",
-    "RetryPolicy",
     "mask_url",
     "http_error",
     "connection_error",
@@ -30,17 +28,20 @@ BLOCK_SIZE = 1024 * 1024
 #: Longest error body kept for a message.
 MAX_ERROR_BODY = 64 * 1024
 
-_TOKEN_PARAM = re.compile(r"((?:^|[?&])(?:private_key|private_token)=)[^&#]*")
+_TOKEN_PARAM = re.compile(r"((?:^|[?&])(?:private_key|private_token|job_key)=)[^&#]*")
 _USERINFO = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@")
 # 501 / 505 / 507 are server answers that will not change on retry.
 _PERMANENT_5XX = (501, 505, 507)
 
 
 def mask_url(url: str) -> str:
-    """``url`` with any token (``private_key=`` query value or ``TOKEN@`` userinfo) replaced by ``***``.
+    """``url`` with any token (``private_key=``, ``private_token=`` or Galaxy's ``job_key=`` query
+    value, or ``TOKEN@`` userinfo) replaced by ``***``.
 
     >>> mask_url("http://h:1/jobs?job_id=3&private_key=secret")
     'http://h:1/jobs?job_id=3&private_key=***'
+    >>> mask_url("http://galaxy/api/jobs/1/files?job_key=k&path=/a")
+    'http://galaxy/api/jobs/1/files?job_key=***&path=/a'
     >>> mask_url("https://secret@h/")
     'https://***@h/'
     """
@@ -89,54 +90,6 @@ def connection_error(method: str, url: str, cause, transient: bool = True) -> Tr
                            transient=transient)
     error.reason = str(cause)
     return error
-
-
-class RetryPolicy:
-    """Retry transient failures ``attempts`` times in all, sleeping ``delay * factor**n`` between.
-
-    Permanent errors (4xx other than 408/429, TLS failures, local I/O errors)
-    are raised at once.  When every attempt failed without a response the
-    error is a :class:`ServerUnavailable` naming the (masked) URL.
-    """
-
-    def __init__(self, attempts: int = 5, delay: float = 0.1, factor: float = 2.0, max_delay: float = 2.0,
-                 sleep=time.sleep):
-        self.attempts = max(1, int(attempts))
-        self.delay = delay
-        self.factor = factor
-        self.max_delay = max_delay
-        self.sleep = sleep
-
-    @classmethod
-    def from_environ(cls, environ=os.environ) -> "RetryPolicy":
-        attempts = environ.get("LWR_CLIENT_RETRIES")
-        delay = environ.get("LWR_CLIENT_RETRY_DELAY")
-        return cls(attempts=int(attempts) if attempts else 5, delay=float(delay) if delay else 0.1)
-
-    def call(self, func, method: str, url: str):
-        last = None
-        for attempt in range(self.attempts):
-            try:
-                return func()
-            except TransportError as exc:
-                # An answer that follows a failed attempt may describe that attempt's effect
-                # (a 409 to a repeated submit whose first try reached the server).
-                exc.retried = attempt > 0
-                if not exc.transient:
-                    raise
-                last = exc
-            if attempt + 1 < self.attempts:
-                pause = min(self.max_delay, self.delay * (self.factor ** attempt))
-                log.debug("retrying %s %s in %.2fs after: %s", method, mask_url(url), pause, last)
-                self.sleep(pause)
-        if last.status is None:
-            raise ServerUnavailable(
-                "LWR server not reachable at %s after %d attempts: %s"
-                % (mask_url(url), self.attempts, getattr(last, "reason", last)), url=last.url, method=method,
-                transient=True)
-        raise TransportError("%s (gave up after %d attempts)" % (last, self.attempts), status=last.status,
-                             url=last.url, method=method, server_message=last.server_message,
-                             transient=True)
 
 
 class AtomicDownload(ReplacingFile):

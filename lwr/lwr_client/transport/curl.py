@@ -6,11 +6,11 @@ from lwr.lwr_client.transport.base import (
     BLOCK_SIZE,
     AtomicDownload,
     MultipartFile,
-    RetryPolicy,
     Transport,
     connection_error,
     http_error,
 )
+from lwr.lwr_client.transport.retry import RetryPolicy
 from lwr.lwr_client.transport.standard import ssl_verify_default
 
 # Imported on first use: libcurl and its TLS libraries add ~7 MiB to every process that

@@ -10,13 +10,13 @@ from lwr.lwr_client.transport.base import (
     BLOCK_SIZE,
     AtomicDownload,
     MultipartFile,
-    RetryPolicy,
     Transport,
     connection_error,
     file_blocks,
     http_error,
 )
 from lwr.lwr_client.transport.resumable import ResumableTransfers
+from lwr.lwr_client.transport.retry import RetryPolicy
 
 __all__ = ["UrllibTransport", "Urllib2Transport"]
 

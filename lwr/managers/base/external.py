@@ -100,6 +100,17 @@ class ExternalBaseManager(BaseManager):
         """When the job was handed to the scheduler (the ``external_id`` marker's time)."""
         return self.job_state(job_id).written_at(F.EXTERNAL_ID)
 
+    def _scheduler(self, command, *args):
+        """Run one scheduler command (``_submit``, ``_scheduler_status``, ``_cancel``); a failure
+        is counted for ``lwr_scheduler_command_failures_total`` (lwr.metrics) and raised."""
+        try:
+            return command(*args)
+        except (SchedulerCommandError, ManagerError):
+            metrics = getattr(self.app, "metrics", None)
+            if metrics is not None:
+                metrics.scheduler_command_failed(self.name)
+            raise
+
     # -- launching ------------------------------------------------------------------------------
     def launch(self, job_id, command_line, submit_params=None, dependencies_description=None, env=(),
                setup_params=None):
@@ -115,7 +126,7 @@ class ExternalBaseManager(BaseManager):
         with job_directory.lock():
             state.set(F.SUBMITTED, True)
         # A failure here propagates: the stateful proxy reports the job failed with its message.
-        external_id = str(self._submit(job_id, script, dict(submit_params or {}))).strip()
+        external_id = str(self._scheduler(self._submit, job_id, script, dict(submit_params or {}))).strip()
         if not external_id:
             raise ManagerError("the scheduler returned no job id")
         with job_directory.lock():
@@ -127,7 +138,7 @@ class ExternalBaseManager(BaseManager):
         if state.has(F.CANCELLED):
             # kill() came while the scheduler was still answering the submission
             try:
-                self._cancel(job_id, external_id)
+                self._scheduler(self._cancel, job_id, external_id)
             except SchedulerCommandError as exc:
                 log.warning("job %s (%s): cancelling after submission failed: %s", job_id, external_id, exc)
 
@@ -174,7 +185,7 @@ class ExternalBaseManager(BaseManager):
         if cached is not None and now - cached[0] < self.status_cache_seconds and not cached[1].done:
             return cached[1]
         try:
-            found = self._scheduler_status(job_id, external_id)
+            found = self._scheduler(self._scheduler_status, job_id, external_id)
         except SchedulerCommandError as exc:
             # The scheduler could not be asked (ssh down, slurmctld restarting): keep the last
             # known state rather than failing a job that may well be fine.
@@ -240,12 +251,12 @@ class ExternalBaseManager(BaseManager):
         if external_id is None:
             return  # not submitted yet: launch() sees the marker and does not submit
         try:
-            accepted = self._cancel(job_id, external_id)
+            accepted = self._scheduler(self._cancel, job_id, external_id)
         except (SchedulerCommandError, ManagerError) as exc:
             with self._ids_lock:
                 self._last_status.pop(job_id, None)
             try:
-                current = self._scheduler_status(job_id, external_id)
+                current = self._scheduler(self._scheduler_status, job_id, external_id)
             except SchedulerCommandError:
                 current = JobStatus(UNKNOWN)
             if current.done or current.state == status.LOST:

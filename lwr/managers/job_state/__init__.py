@@ -4,7 +4,6 @@
 * :mod:`.phases`  the phases, the allowed transitions, the errors
 * :mod:`.state`   :class:`JobState`: questions ("accepted?", "terminal?") and checked writes
 * :mod:`.store`   the atomic write and the no-follow read every fact goes through
-* :mod:`.listeners` who else is told of each phase change (the status page's job history)
 
 Standard library only: nothing of LWR is imported here.
 """

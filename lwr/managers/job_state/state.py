@@ -5,7 +5,6 @@ import time
 from typing import Optional
 
 from lwr.managers.job_state import facts as F
-from lwr.managers.job_state import listeners
 from lwr.managers.job_state import store
 from lwr.managers.job_state.phases import (IllegalWriter, JobStateConflict, Phase, TERMINAL_PHASES,
                                            check_transition)
@@ -26,6 +25,10 @@ class JobState:
     Callers hold the job's status lock around a read-then-write (the proxy does); the methods
     themselves only make each single write atomic.
     """
+
+    #: ``on_change(state, previous, phase)`` after each phase change (the proxy sets it to tell
+    #: its listeners, :meth:`lwr.managers.stateful.StatefulManagerProxy.add_phase_listener`).
+    on_change = None
 
     def __init__(self, path: str, job_id: str, writer: str = F.PROXY, manager: str = ""):
         self.path = path
@@ -178,7 +181,8 @@ class JobState:
         for name, value in writes:
             store.write_value(self.fact_path(name), value)
         self._log(current, wanted)
-        listeners.notify(self, current, wanted)
+        if self.on_change is not None:
+            self.on_change(self, current, wanted)
 
     # -- the operational log line (one per phase change) ------------------------------------------
     def _log(self, previous: Phase, phase: Phase) -> None:

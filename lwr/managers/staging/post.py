@@ -2,6 +2,7 @@
 import logging
 import os
 import threading
+import time
 
 from lwr.lwr_client.action_mapper import has_remote_actions
 from lwr.managers.job_state import PROXY
@@ -27,8 +28,10 @@ def needs_postprocess(staging_config) -> bool:
     return bool(staging_config) and has_remote_actions(staging_config.get("action_mapper"))
 
 
-def postprocess(job_directory, staging_config) -> list:
-    """Run the results collector with a server-side collector; return the list of failures."""
+def postprocess(job_directory, staging_config, observe=None) -> list:
+    """Run the results collector with a server-side collector; return the list of failures.
+
+    ``observe(direction, file_type, size, seconds)``, when given, is told of each file pushed."""
     if not needs_postprocess(staging_config):
         return []
     from lwr.lwr_client.action_mapper import FileActionMapper
@@ -43,6 +46,7 @@ def postprocess(job_directory, staging_config) -> list:
                              job_directory_contents=job_directory.job_directory_contents(),
                              realized_dynamic_file_sources=realized_dynamic_file_sources(job_directory))
     collector = _ServerOutputCollector(job_directory)
+    collector.observe = observe
     results = ResultsCollector(collector, action_mapper, client_outputs, lwr_outputs)
     return list(results.collect() or [])
 
@@ -74,6 +78,8 @@ def realized_dynamic_file_sources(job_directory) -> list:
 class _ServerOutputCollector:
     """Pushes each remotely-staged output from the job directory to where the action says."""
 
+    observe = None  # postprocess's observe callback
+
     def __init__(self, job_directory):
         self.job_directory = job_directory
         self.pushed = set(job_directory.state(PROXY).get(PUSHED_OUTPUTS) or [])
@@ -93,7 +99,10 @@ class _ServerOutputCollector:
                          self.job_directory.job_id, output_type, name)
                 return True
         log.debug("pushing %s %s with %s", output_type, name, action.action_type)
+        started = time.monotonic()
         action.write_from_path(path)
+        if self.observe is not None:
+            self.observe("out", output_type, os.path.getsize(path), time.monotonic() - started)
         with self._lock:
             self.pushed.add(destination)
             self.job_directory.state(PROXY).set(PUSHED_OUTPUTS, sorted(self.pushed))

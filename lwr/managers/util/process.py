@@ -3,6 +3,7 @@
 Everything that forks, signals or inspects processes goes through :class:`ProcessOps`
 so tests can swap in a recording fake that injects faults.
 """
+import errno
 import logging
 import os
 import signal
@@ -42,11 +43,23 @@ class WaitInterrupted(Exception):
 class ProcessOps:
     """Real process operations."""
 
+    #: Attempts at starting a script the kernel reports busy (see :meth:`spawn`).
+    SPAWN_ATTEMPTS = 5
+
     def spawn(self, script_path: str, cwd: str, stdout_path: str, stderr_path: str) -> ProcessHandle:
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-            # Run through its #! line (the job script needs bash, as Pulsar's does).
-            popen = subprocess.Popen([script_path], cwd=cwd, stdout=out, stderr=err,
-                                     stdin=subprocess.DEVNULL, close_fds=True, start_new_session=True)
+            for attempt in range(1, self.SPAWN_ATTEMPTS + 1):
+                try:
+                    # Run through its #! line (the job script needs bash, as Pulsar's does).
+                    popen = subprocess.Popen([script_path], cwd=cwd, stdout=out, stderr=err,
+                                             stdin=subprocess.DEVNULL, close_fds=True, start_new_session=True)
+                    break
+                except OSError as exc:
+                    # ETXTBSY: while this thread wrote the script, another thread forked; its child
+                    # holds the script open for writing until its own exec closes the descriptor.
+                    if exc.errno != errno.ETXTBSY or attempt == self.SPAWN_ATTEMPTS:
+                        raise
+                    time.sleep(0.02 * attempt)
         try:
             create_time = psutil.Process(popen.pid).create_time()
         except psutil.Error:
