@@ -79,7 +79,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(exclude=["test", "test.*", "tests", "tests.*"]),
-    package_data={"lwr.managers.util": ["job_script/*.sh"]},
+    package_data={"lwr.managers.util": ["job_script/*.sh"], "lwr.web": ["static/*"]},
     include_package_data=True,
     zip_safe=False,
     cmdclass={"build_py": BuildWithData},
@@ -104,6 +104,7 @@ setup(
             "lwr-run-client-tests = lwr.lwr_client.test.check:main",
             "lwr-config = lwr.scripts.lwr_config:main",
             "lwr-server = lwr.scripts.lwr_server:main",
+            "lwr-status = lwr.scripts.status:main",
         ],
     },
     classifiers=[

@@ -110,6 +110,16 @@ _STORAGE = [
     Option("object_store_umask", OCTAL, None, "Umask for files and directories the store creates."),
 ]
 
+_STATUS = [
+    Option("job_history_file", PATH, None,
+           "SQLite file keeping finished jobs' summaries for the status page (docs/status_page.rst). "
+           "Default: job_history.sqlite in persistence_directory."),
+    Option("job_history_max_days", number(minimum=0), 30,
+           "Finished jobs older than this many days are dropped from the job history."),
+    Option("job_history_max_rows", integer(minimum=0), 10000,
+           "At most this many finished jobs are kept in the job history (the oldest go first); 0 turns it off."),
+]
+
 #: The retry budget of the server's own requests (remote_transfer to and from Galaxy's job files API).
 _TRANSFERS = [
     Option("retry_max_attempts", integer(1), DEFAULT_ATTEMPTS,
@@ -129,7 +139,8 @@ _TRANSFERS = [
 _STRUCTURAL = ("use", "paste.app_factory", "paste.filter_factory", "paste.composite_factory",
                "filter-with", "here", "__file__")
 
-APP_OPTIONS = OptionSet("app", _GENERAL + _TOOLS + _GALAXY + _STORAGE + _TRANSFERS + MESSAGE_QUEUE_OPTIONS,
+APP_OPTIONS = OptionSet("app", _GENERAL + _TOOLS + _GALAXY + _STORAGE + _STATUS + _TRANSFERS
+                        + MESSAGE_QUEUE_OPTIONS,
                         ignored_keys=_STRUCTURAL, where_documented="see docs/configure.rst",
                         title="[app:main]")
 

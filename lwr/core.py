@@ -1,9 +1,12 @@
 """``LwrApp``: the server's objects built from ``server.ini``'s ``[app:main]`` (spec §1.1)."""
 import logging
 import os
+import time
 
+from lwr import log_ring
 from lwr.app_options import validate_app_conf
 from lwr.health import HealthCheck
+from lwr.history import HistoryRecorder, JobHistory
 from lwr.lifecycle import Threads
 from lwr.locks import LockManager
 from lwr.lwr_client.transport.retry import RetryPolicy, set_default_retry
@@ -43,6 +46,8 @@ class LwrApp:
         limit_malloc_arenas()  # before this app's threads exist (see lwr.util.malloc)
         self.threads = Threads("lwr app")
         self._started = False
+        self.started_at = time.time()
+        self.log_ring = log_ring.install()  # the status page's last warnings and errors
         conf = {k: v for k, v in conf.items() if v is not None}
         validate_app_conf(conf)  # declared options only (lwr.app_options): a typo is refused, not ignored
         self.config = conf
@@ -54,6 +59,8 @@ class LwrApp:
         os.makedirs(self.persistence_directory, exist_ok=True)
         self.partial_upload_idle_timeout = self._partial_upload_idle_timeout(conf)
         retention_policy = self._build_retention_policy(conf)
+        self.job_history = self._build_job_history(conf, self.persistence_directory)
+        self.history_recorder = HistoryRecorder(self.job_history, self.staging_directory)
         self.retry_policy = self._build_retry_policy(conf)
         self.health = self._build_health_check(conf)
         self.metrics = self._build_metrics(conf)
@@ -66,6 +73,8 @@ class LwrApp:
         self.dependency_manager = self._build_dependency_manager(conf)
         self.job_metrics = self._build_job_metrics(conf)
         self.managers = build_managers(self, conf)
+        for manager in self.managers.values():
+            manager.add_phase_listener(self.history_recorder)  # the status page's job history
         if self.metrics is not None:
             self.metrics.watch_managers(self.managers, self.staging_directory)
         self.file_cache = self._build_file_cache(conf)
@@ -112,6 +121,13 @@ class LwrApp:
     def _build_retention_policy(conf):
         try:
             return RetentionPolicy.from_config(conf)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @staticmethod
+    def _build_job_history(conf, persistence_directory):
+        try:
+            return JobHistory.from_config(conf, persistence_directory)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
 
@@ -208,4 +224,6 @@ class LwrApp:
                 manager.shutdown(timeout)
             except Exception:
                 log.exception("shutting down manager %s failed", manager.name)
-        return self.threads.shutdown(timeout)
+        remaining = self.threads.shutdown(timeout)
+        self.job_history.close()  # last: managers finishing jobs at shutdown still record them
+        return remaining

@@ -72,7 +72,7 @@ def test_installed_server_configured_by_lwr_config_runs_a_job(wheel, tmp_path):
     # The packaged launcher finds the venv's python: the script module answers --help.
     assert "--job_attributes" in _run([where[3], "--help"], cwd=str(tmp_path), env=env)
 
-    for command in ("lwr-config", "lwr-server", "lwr-daemon", "lwr-submit", "lwr-run-client-tests"):
+    for command in ("lwr-config", "lwr-server", "lwr-daemon", "lwr-submit", "lwr-run-client-tests", "lwr-status"):
         assert "usage: " in _run([os.path.join(bindir, command), "--help"], cwd=str(tmp_path), env=env), command
     # lwr-daemon runs where its configuration is, never in site-packages.
     daemon_help = _run([os.path.join(bindir, "lwr-daemon"), "--help"], cwd=str(tmp_path), env=env)

@@ -69,7 +69,8 @@ def test_route_names_and_paths_are_unique_and_parameters_named():
     assert len(ROUTES_BY_NAME) == len(ROUTES)
     assert len({(route.method, route.path) for route in ROUTES}) == len(ROUTES)
     assert {name for route in ROUTES for name in path_parameters(route.path)} <= set(SAMPLE_VALUES)
-    assert {route.response for route in ROUTES} == {"OK", "json", "file", "text"}
+    assert {route.response for route in ROUTES} == {"OK", "json", "file", "text", "html"}
+    assert {route.auth for route in ROUTES} == {"token", "cookie", "login"}
 
 
 def test_a_declared_route_without_exactly_one_handler_is_refused():

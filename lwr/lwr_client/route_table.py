@@ -13,13 +13,16 @@ __all__ = ["Route", "ROUTES", "ROUTES_BY_NAME", "MANAGER_PREFIX", "path_paramete
 class Route(NamedTuple):
     """One route: the client command and server handler ``name``, the HTTP ``method`` (None:
     any method is served; the client sends GET), the ``path`` template with ``{parameter}``
-    segments, and what the answer is (``json``, ``file``, ``text`` of the route's own format, or
-    the text ``OK``)."""
+    segments, what the answer is (``json``, ``file``, ``text`` of the route's own format,
+    ``html`` or the text ``OK``), and how the token is given (``auth``): ``token`` in the query
+    (every route), ``cookie`` (also the status page's session cookie, see
+    :mod:`lwr.web.status_auth`) or ``login`` (also a form field)."""
 
     name: str
     method: Optional[str]
     path: str
     response: str = "OK"
+    auth: str = "token"
 
 
 #: Every route is also served under this prefix for a named manager (``_default_`` otherwise).
@@ -52,6 +55,12 @@ ROUTES = (
     Route("object_store_get_filename", None, "/objects/{object_id}/filename", "json"),
     Route("object_store_update_from_file", "PUT", "/objects/{object_id}", "json"),
     Route("object_store_get_store_usage_percent", None, "/object_store_usage_percent", "json"),
+    # the status page for people (docs/status_page.rst): the token once, in a form, then a cookie
+    Route("status_page", "GET", "/status", "html", "cookie"),
+    Route("status_login", "POST", "/status", "html", "login"),
+    Route("status_logout", "POST", "/status/logout", "html", "cookie"),
+    Route("status_json", "GET", "/status.json", "json", "cookie"),
+    Route("status_script", "GET", "/status.js", "file", "cookie"),
 )
 
 ROUTES_BY_NAME = {route.name: route for route in ROUTES}

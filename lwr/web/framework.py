@@ -10,6 +10,7 @@ import re
 from webob import Request, Response
 
 from lwr.lwr_client.route_table import MANAGER_PREFIX
+from lwr.web import status_auth
 from lwr.web.query import SECRET_NAMES, QueryError, query_dict
 
 __all__ = ["RoutingApp", "bind_routes", "HttpError", "json_error", "redact_paths", "from_loopback", "ROUTE_KEY"]
@@ -34,6 +35,14 @@ class HttpError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class _Answer(Exception):
+    """Carries a finished response out of the access check (a login form instead of a 401 body)."""
+
+    def __init__(self, response):
+        super().__init__("answered")
+        self.response = response
 
 
 def json_error(status: int, message: str) -> Response:
@@ -70,12 +79,17 @@ class RoutingApp:
     request from the network is a 4xx with a message instead of a 500.
     """
 
-    def __init__(self, app, bound_routes, exception_map=(), manager_prefix=True):
-        """``bound_routes``: ``[(route, handler)]`` (see :func:`bind_routes`), in match order."""
+    def __init__(self, app, bound_routes, exception_map=(), manager_prefix=True, unauthorized=None):
+        """``bound_routes``: ``[(route, handler)]`` (see :func:`bind_routes`), in match order.
+        ``unauthorized(request, message)``: the answer to a refused request on a route whose
+        token may come from a cookie (a login form for a browser), or None for the JSON 401."""
         self.app = app
         self.exception_map = list(exception_map)
+        self.unauthorized = unauthorized
         self.routes = []
+        self._auth = {}  # handler -> how its token is given (Route.auth)
         for declared, func in bound_routes:
+            self._auth[func] = getattr(declared, "auth", "token")
             self.routes.append((_path_regex(declared.path), declared.method, func, declared.response,
                                 declared.name))
             if manager_prefix:
@@ -88,6 +102,8 @@ class RoutingApp:
             response = self._handle(request)
         except HttpError as exc:
             response = json_error(exc.status, exc.message)
+        except _Answer as answer:
+            response = answer.response
         return response(environ, start_response)
 
     def _handle(self, request):
@@ -102,21 +118,33 @@ class RoutingApp:
             if method is not None and method != request.method:
                 continue
             request.environ[ROUTE_KEY] = name
-            self._check_access(request, name)
+            self._check_access(request, name, self._auth.get(func, "token"))
             return self._call(request, func, response_type, match.groupdict())
         if path_matched:
             raise HttpError(405, "method %s is not allowed on %s" % (request.method, path))
         raise HttpError(404, "no such route: %s" % path)
 
-    def _check_access(self, request, route_name=None):
+    def _check_access(self, request, route_name=None, auth="token"):
         private_key = getattr(self.app, "private_key", None)
         if not private_key:
             return
         if route_name in (getattr(self.app, "loopback_open_routes", None) or ()) and from_loopback(request.environ):
             return
         given = next(filter(None, (_query_value(request, name) for name in SECRET_NAMES)), "")
-        if not hmac.compare_digest(given.encode("utf-8"), private_key.encode("utf-8")):
-            raise HttpError(401, "the private_key token is missing or wrong")
+        if auth == "login" and not given:
+            form = _form(request)
+            given = (form.get("private_key") or "") if form is not None else ""
+        if hmac.compare_digest(given.encode("utf-8"), private_key.encode("utf-8")):
+            return
+        # The session cookie counts only on the routes declared for it (the status page).
+        if auth == "cookie" and status_auth.cookie_valid(request, private_key):
+            return
+        message = "the private_key token is missing or wrong"
+        if auth != "token" and self.unauthorized is not None:
+            answer = self.unauthorized(request, message)
+            if answer is not None:
+                raise _Answer(answer)
+        raise HttpError(401, message)
 
     def _call(self, request, func, response_type, path_args):
         try:

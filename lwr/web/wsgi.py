@@ -17,7 +17,7 @@ from lwr.options import ConfigurationError
 from lwr.paths import InvalidPath
 from lwr.tools.authorization import AuthorizationError
 from lwr.tools.deps import InvalidDependencies
-from lwr.web import object_store_routes, routes
+from lwr.web import object_store_routes, routes, status_page
 from lwr.web.access_log import AccessLogMiddleware, install_secret_masking
 from lwr.web.exposure import check_authentication
 from lwr.web.framework import RoutingApp, bind_routes
@@ -48,14 +48,15 @@ def exception_map():
 
 
 #: The modules holding a handler, of the same name, for each route of the declared table.
-ROUTE_HANDLERS = (routes, object_store_routes)
+ROUTE_HANDLERS = (routes, object_store_routes, status_page)
 
 
 class LwrWebApp(RoutingApp):
     """Routes bound to an :class:`LwrApp`; unknown attributes are the LwrApp's."""
 
     def __init__(self, lwr_app):
-        super().__init__(lwr_app, bind_routes(ROUTES, ROUTE_HANDLERS), exception_map())
+        super().__init__(lwr_app, bind_routes(ROUTES, ROUTE_HANDLERS), exception_map(),
+                         unauthorized=status_page.login_form_response)
         self.lwr_app = lwr_app
 
     def __getattr__(self, name):

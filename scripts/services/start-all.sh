@@ -5,7 +5,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 LOG_DIR=${LWR_SERVICES_LOG_DIR:-/var/log/lwr-test-services}
 mkdir -p "$LOG_DIR"
-SERVICES=${*:-rabbitmq slurm torque-wrappers sge sshd run-as-user nginx}
+SERVICES=${*:-rabbitmq slurm torque-wrappers sge sshd run-as-user nginx chromium}
 failed=0
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 T0=$EPOCHREALTIME
