@@ -97,6 +97,8 @@ class LwrApp:
         if self._started:
             return self
         self._started = True
+        if self.message_queue_binding is not None:  # first: it hears the state changes of recovered jobs
+            self.message_queue_binding.start()
         for manager in self.managers.values():
             manager.start()
         self.job_reaper.start()

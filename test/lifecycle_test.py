@@ -152,3 +152,21 @@ def test_threads_of_the_process_before_a_fork_are_not_waited_for():
     finally:
         release.set()
         copied.join(5)
+
+
+@pytest.mark.amqp
+def test_a_message_queue_app_starts_its_consumers_in_start_and_leaves_none(tmp_path, monkeypatch):
+    from test.amqp_harness_test import BROKER_URL, require_broker
+    require_broker()
+    before = set(threading.enumerate())
+    app = LwrApp(staging_directory=str(tmp_path / "staging"), persistence_directory=str(tmp_path / "persisted"),
+                 tool_dependency_dir=str(tmp_path / "deps"), message_queue_url=BROKER_URL,
+                 amqp_exchange="lwr_lifecycle_%d" % os.getpid())
+    try:
+        assert _new_threads(before) == []  # building the app (and its bindings) started nothing
+        app.start()
+        mq_threads = [t for t in _new_threads(before) if t.name.startswith("lwr-mq-")]
+        assert mq_threads, "start() started no message-queue thread"
+    finally:
+        left = app.shutdown(timeout=10)
+    assert left == [] and _new_threads(before) == []

@@ -24,6 +24,12 @@ class AppBinding:
     def __init__(self, bindings):
         self.bindings = list(bindings)
 
+    def start(self) -> "AppBinding":
+        """Start consuming and publishing (``LwrApp.start``; building a binding starts nothing)."""
+        for binding in self.bindings:
+            binding.start()
+        return self
+
     def wait_published(self, timeout: float = 30.0) -> bool:
         """Wait until every queued status was confirmed by the broker; False on timeout."""
         deadline = time.monotonic() + timeout

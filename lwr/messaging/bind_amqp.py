@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Optional
 
+from lwr.lifecycle import Threads
 from lwr.lwr_client.amqp_acks import InvalidAckRequest, ack_request, ack_response_uuid, answer_ack
 from lwr.lwr_client.amqp_exchange import LwrExchange
 from lwr.manager_endpoint_util import full_status
@@ -72,7 +73,8 @@ class ManagerBinding:
         self.acknowledge = acknowledge
         self.reconnect_max = reconnect_max or self.exchange.reconnect_max
         self._stopping = threading.Event()
-        self._threads = []
+        self.threads = Threads("message-queue binding of manager %s" % manager.name)
+        self._threads = []  # the ones started, kept so /healthz can tell one that died
         self.outbox = None
         self.publisher = None
         base = os.path.join(persistence_directory, manager.name)
@@ -109,17 +111,14 @@ class ManagerBinding:
         return self
 
     def _start_thread(self, target, label):
-        # Daemon threads: a stuck broker must never keep the process from exiting.
-        thread = threading.Thread(target=target, name="lwr-mq-%s-%s" % (self.manager.name, label), daemon=True)
-        thread.start()
-        self._threads.append(thread)
+        # Daemon threads (lwr.lifecycle.Threads): a stuck broker must never keep the process from exiting.
+        self._threads.append(self.threads.start("lwr-mq-%s-%s" % (self.manager.name, label), target))
 
     def shutdown(self, timeout: float = 5.0) -> None:
         self._stopping.set()
         if self.outbox is not None:
             self.outbox.wakeup.set()
-        for thread in self._threads:
-            thread.join(timeout)
+        self.threads.shutdown(timeout)
         for exchange in self.exchanges.values():
             exchange.close()
 
@@ -247,7 +246,7 @@ class ManagerBinding:
 def bind_manager_to_queue(manager, persistence_directory: str, url: str, options: dict, consume: bool = True,
                           publish: bool = True, routes=None, acknowledge: bool = False,
                           republish_time: float = DEFAULT_REPUBLISH_TIME) -> ManagerBinding:
-    """Start consuming / publishing for ``manager``.
+    """The binding of ``manager`` (consuming / publishing once its ``start()`` is called).
 
     ``options`` from :func:`parse_amqp_options`; ``routes`` from
     :func:`lwr.messaging.routes.parse_exchanges` (default: exchanges ``pulsar`` and ``lwr``).
@@ -256,4 +255,4 @@ def bind_manager_to_queue(manager, persistence_directory: str, url: str, options
     for route in routes or parse_exchanges({}, [manager.name]):
         exchanges[route["exchange_name"]] = LwrExchange(url, manager.name, **dict(options, **route))
     return ManagerBinding(manager, exchanges, persistence_directory, consume=consume, publish=publish,
-                          acknowledge=acknowledge, republish_time=republish_time).start()
+                          acknowledge=acknowledge, republish_time=republish_time)

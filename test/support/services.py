@@ -25,9 +25,15 @@ def require(available: bool, reason: str) -> None:
     pytest.skip(reason)  # skipped only while LWR_TEST_REQUIRE_SERVICES is unset (see above)
 
 
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def port_open(host: str, port: int, timeout: float = 0.5, tries: int = 4) -> bool:
+    """Something accepts connections there. A refusal answers at once; a connection that times out
+    (a loaded 2-core machine can be slow to accept) is tried again, with a doubled timeout."""
+    for _ in range(tries):
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return True
+        except socket.timeout:
+            timeout *= 2
+        except OSError:
+            return False
+    return False
