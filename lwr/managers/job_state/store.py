@@ -1,33 +1,26 @@
-"""The one place job facts touch the disk: atomic writes, reads that never follow a link."""
+"""The one place job facts touch the disk: atomic writes, reads that never follow a link.
+
+Standard library only, with the project's one write-then-rename helper (``lwr.lwr_client.util``,
+itself standard library only).
+"""
 import contextlib
 import errno
 import json
 import os
-import tempfile
+
+from lwr.lwr_client.util import ReplacingFile
 
 __all__ = ["write_value", "read_value", "exists", "remove", "mtime"]
 
 
 def write_value(path: str, value) -> None:
-    """Write ``value`` as JSON to ``path`` atomically: a temporary file in the same directory,
-    flushed, then renamed over ``path``, so a reader (or a restart) sees the old value or the
-    new one, never half of one.  ``OSError`` (a full disk) reaches the caller."""
-    directory, name = os.path.split(path)
-    # ".<name>.<8 random>.part": the form a stopped server's temporaries are recognised by
-    # (lwr.managers.base.leftovers), shared with lwr.lwr_client.util.ReplacingFile.
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % name, suffix=".part", dir=directory)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(value))
-            handle.flush()
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    """Write ``value`` as JSON to ``path`` atomically (:class:`~lwr.lwr_client.util.ReplacingFile`:
+    a temporary ``.<name>.<8 random>.part`` beside it, renamed over ``path``), so a reader (or a
+    restart) sees the old value or the new one, never half of one.  ``OSError`` (a full disk)
+    reaches the caller."""
+    with ReplacingFile(path, mode=0o644) as handle:
+        os.fchmod(handle.fileno(), 0o644)  # whatever the umask: readable as before by the job's user
+        handle.write(json.dumps(value).encode("utf-8"))
 
 
 def read_value(path: str, default=None):
