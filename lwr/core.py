@@ -34,6 +34,15 @@ DEFAULT_PERSISTENCE_DIRECTORY = "persisted_data"
 DEFAULT_PARTIAL_IDLE_TIMEOUT = 24 * 3600.0
 
 
+def _configured(build, *args):
+    """``build(*args)``, its ``ValueError`` (a bad option value) turned into the one-line
+    :class:`ConfigurationError` a start is refused with."""
+    try:
+        return build(*args)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 class LwrApp:
     """Holds managers, file cache, authorizer and message-queue binding; knows nothing of HTTP.
 
@@ -58,12 +67,12 @@ class LwrApp:
             conf.get("persistence_directory", DEFAULT_PERSISTENCE_DIRECTORY))
         os.makedirs(self.persistence_directory, exist_ok=True)
         self.partial_upload_idle_timeout = self._partial_upload_idle_timeout(conf)
-        retention_policy = self._build_retention_policy(conf)
-        self.job_history = self._build_job_history(conf, self.persistence_directory)
+        retention_policy = _configured(RetentionPolicy.from_config, conf)
+        self.job_history = _configured(JobHistory.from_config, conf, self.persistence_directory)
         self.history_recorder = HistoryRecorder(self.job_history, self.staging_directory)
         self.retry_policy = self._build_retry_policy(conf)
-        self.health = self._build_health_check(conf)
-        self.metrics = self._build_metrics(conf)
+        self.health = _configured(HealthCheck.from_config, self, conf)
+        self.metrics = _configured(build_metrics, self, conf)
         # Before any manager exists: what is older than this mark was left by an earlier server.
         started_ns = leftovers.mark_start(self.staging_directory)
         self.lock_manager = LockManager()
@@ -120,47 +129,18 @@ class LwrApp:
         return value
 
     @staticmethod
-    def _build_retention_policy(conf):
-        try:
-            return RetentionPolicy.from_config(conf)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
-
-    @staticmethod
-    def _build_job_history(conf, persistence_directory):
-        try:
-            return JobHistory.from_config(conf, persistence_directory)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
-
-    @staticmethod
     def _build_retry_policy(conf):
         """The retry budget of this server's own HTTP requests (``remote_transfer`` actions to and
         from Galaxy's job files API): ``retry_*`` options over the built-in defaults."""
         set_default_retry(None)
-        try:
-            policy = RetryPolicy.from_environ().with_params(conf)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
+        policy = _configured(lambda: RetryPolicy.from_environ().with_params(conf))
         set_default_retry(policy)
         return policy
-
-    def _build_metrics(self, conf):
-        try:
-            return build_metrics(self, conf)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
 
     @property
     def loopback_open_routes(self):
         """Routes served without the token to requests from this host (``metrics_allow_loopback_without_token``)."""
         return ("metrics",) if self.metrics is not None and self.metrics.allow_loopback_without_token else ()
-
-    def _build_health_check(self, conf):
-        try:
-            return HealthCheck.from_config(self, conf)
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
 
     @staticmethod
     def _build_authorizer(conf):

@@ -21,6 +21,7 @@ from typing import List, Optional
 
 from lwr.managers.job_state import READER, JobState
 from lwr.managers.job_state import facts as F
+from lwr.managers.job_state.state import bytes_below
 
 __all__ = ["JobHistory", "HistoryRecorder", "summary_from_directory", "DEFAULT_MAX_DAYS", "DEFAULT_MAX_ROWS", "HISTORY_OPTIONS",
            "PHASE_FACTS"]
@@ -190,17 +191,6 @@ def _number(conf, name, default, kind):
 
 
 # -- reading a finished job's directory -----------------------------------------------------------
-def _bytes_below(directory: str) -> int:
-    total = 0
-    for root, _dirs, files in os.walk(directory):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(root, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
 def summary_from_directory(manager: str, job_id: str, path: str, state: Optional[str] = None) -> dict:
     """A job's summary, asked of the :class:`JobState` of its directory ``path`` (a read)."""
     job = JobState(path, job_id, READER, manager)
@@ -218,8 +208,8 @@ def summary_from_directory(manager: str, job_id: str, path: str, state: Optional
         "state": state or job.final_status() or "unknown",
         "exit_code": job.return_code(),
         "failure_reason": None if reason is None else str(reason),
-        "bytes_in": _bytes_below(os.path.join(path, "inputs")),
-        "bytes_out": _bytes_below(os.path.join(path, "outputs")),
+        "bytes_in": bytes_below(os.path.join(path, "inputs")),
+        "bytes_out": bytes_below(os.path.join(path, "outputs")),
         "timestamps": timestamps,
         "finished_at": max(timestamps.values()) if timestamps else time.time(),
     }

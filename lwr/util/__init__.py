@@ -68,11 +68,12 @@ def loads_bounded(text, max_depth: int = MAX_JSON_DEPTH):
     return value
 
 
-def copy_stream(source, destination, length=None) -> int:
+def copy_stream(source, destination, length=None, observe=None) -> int:
     """Copy a readable stream into a writable one in ``CHUNK_SIZE`` pieces; return bytes copied.
 
     With ``length`` set, stop after that many bytes and raise ``EOFError`` if the
-    source ends early (a client that disconnected mid-upload).
+    source ends early (a client that disconnected mid-upload). ``observe(block)``, when
+    given, sees every block written (a digest computed in the same pass).
     """
     copied = 0
     while length is None or copied < length:
@@ -83,5 +84,7 @@ def copy_stream(source, destination, length=None) -> int:
                 raise EOFError("request body ended after %d of %d bytes" % (copied, length))
             break
         destination.write(chunk)
+        if observe is not None:
+            observe(chunk)
         copied += len(chunk)
     return copied

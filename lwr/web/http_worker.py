@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from lwr.web.http_download import send_file
 from lwr.web.http_io import BodyReader, ChunkedReader, ContinueReader, FileWrapper, SocketStream
+from lwr.web.observed import content_length
 
 __all__ = ["Exchange"]
 
@@ -212,10 +213,4 @@ class Exchange:
             self.server.front_door.send_download(self.connection, rest, keep_alive)
 
     def _declared_length(self):
-        for name, value in self.status_headers[1]:
-            if name.lower() == "content-length":
-                try:
-                    return int(value)
-                except ValueError:
-                    return None
-        return None
+        return content_length(self.status_headers[1])

@@ -9,7 +9,7 @@ exactly once.
 """
 import time
 
-__all__ = ["RequestRecord", "observe"]
+__all__ = ["RequestRecord", "observe", "content_length"]
 
 
 class RequestRecord:
@@ -45,7 +45,7 @@ def observe(app, environ, start_response, record: RequestRecord, error_status=No
 
     def recording_start_response(status, headers, exc_info=None):
         record.status = status.split(" ", 1)[0]
-        record.declared_length = _content_length(headers)
+        record.declared_length = content_length(headers)
         write = start_response(status, headers, exc_info)
 
         def counting_write(data):
@@ -137,7 +137,8 @@ def _finish_on_close(wrapper, record):
     return wrapper
 
 
-def _content_length(headers):
+def content_length(headers):
+    """The ``Content-Length`` among WSGI response ``headers`` as a number, or None."""
     for name, value in headers:
         if name.lower() == "content-length":
             try:

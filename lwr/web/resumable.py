@@ -21,7 +21,7 @@ import threading
 import time
 
 from lwr.lwr_client.digests import THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
-from lwr.util import CHUNK_SIZE
+from lwr.util import CHUNK_SIZE, copy_stream
 from lwr.web.framework import HttpError
 
 __all__ = [
@@ -238,18 +238,8 @@ def stream_with_digest(stream, handle, length):
     """Copy ``length`` bytes (None: to the end) from ``stream`` to ``handle``; returns
     ``(count, sha-256 hex)``. Raises ``EOFError`` when the body ends early."""
     hashing = StreamHash(threaded=length is None or length >= THREAD_THRESHOLD)
-    copied = 0
     try:
-        while length is None or copied < length:
-            want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - copied)
-            block = stream.read(want)
-            if not block:
-                if length is not None:
-                    raise EOFError("request body ended after %d of %d bytes" % (copied, length))
-                break
-            handle.write(block)
-            hashing.update(block)
-            copied += len(block)
+        copied = copy_stream(stream, handle, length, observe=hashing.update)
     finally:
         hasher = hashing.finish()
     return copied, hasher.hexdigest()

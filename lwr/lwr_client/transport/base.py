@@ -1,4 +1,5 @@
 """What both transports share: error messages, token masking, atomic downloads."""
+import http.client
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ __all__ = [
     "mask_url",
     "http_error",
     "connection_error",
+    "error_body",
     "is_transient_status",
     "AtomicDownload",
     "MultipartFile",
@@ -82,6 +84,16 @@ def http_error(method: str, url: str, status: int, reason: str, body: bytes) -> 
         text = "%s: %s" % (text.rstrip(), message)
     return TransportError(text.rstrip(), status=status, url=masked, method=method,
                           server_message=message, transient=is_transient_status(status))
+
+
+def error_body(error, limit: int = MAX_ERROR_BODY) -> bytes:
+    """The start of an ``urllib`` ``HTTPError``'s body (for the error message), the error closed."""
+    try:
+        return error.read(limit)
+    except (OSError, http.client.HTTPException):
+        return b""
+    finally:
+        error.close()
 
 
 def connection_error(method: str, url: str, cause, transient: bool = True) -> TransportError:

@@ -29,7 +29,14 @@ import uuid
 
 from lwr.lwr_client.digests import QUEUE_DEPTH, THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
 from lwr.lwr_client.exceptions import DigestMismatch, TransportError
-from lwr.lwr_client.transport.base import AtomicDownload, BLOCK_SIZE, connection_error, http_error, mask_url
+from lwr.lwr_client.transport.base import (
+    BLOCK_SIZE,
+    AtomicDownload,
+    connection_error,
+    error_body,
+    http_error,
+    mask_url,
+)
 
 __all__ = ["ResumableTransfers", "DigestMismatch", "repr_digest", "parse_repr_digest"]
 
@@ -85,15 +92,10 @@ class ResumableTransfers:
         try:
             response = self.opener.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as error:
-            try:
-                error_body = error.read(64 * 1024)
-            except (OSError, http.client.HTTPException):
-                error_body = b""
-            finally:
-                error.close()
+            body_start = error_body(error)
             if error.code in _HANDLED:
-                return _Answer(error.code, error.headers, error_body)
-            raise http_error(method, url, error.code, error.reason, error_body)
+                return _Answer(error.code, error.headers, body_start)
+            raise http_error(method, url, error.code, error.reason, body_start)
         except urllib.error.URLError as error:
             reason = error.reason
             raise connection_error(method, url, reason,

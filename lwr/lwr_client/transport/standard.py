@@ -12,6 +12,7 @@ from lwr.lwr_client.transport.base import (
     MultipartFile,
     Transport,
     connection_error,
+    error_body,
     file_blocks,
     http_error,
 )
@@ -81,13 +82,8 @@ class UrllibTransport(ResumableTransfers, Transport):
         try:
             response = self.opener.open(request, timeout=self.timeout)
         except urllib.error.HTTPError as error:
-            try:
-                error_body = error.read(64 * 1024)
-            except (OSError, http.client.HTTPException):
-                error_body = b""
-            finally:
-                error.close()
-            raise http_error(method, url, error.code, error.reason, error_body)
+            body_start = error_body(error)
+            raise http_error(method, url, error.code, error.reason, body_start)
         except urllib.error.URLError as error:
             reason = error.reason
             transient = not isinstance(reason, (ssl.SSLError, ssl.CertificateError))

@@ -193,10 +193,11 @@ class JobState:
         code = self.return_code() if phase in TERMINAL_PHASES or phase == Phase.POSTPROCESSING else None
         log.info("job state: manager=%s job=%s state=%s previous=%s exit_code=%s duration=%s bytes_staged=%d",
                  self.manager or "-", self.job_id, phase, previous, "-" if code is None else code, duration,
-                 _bytes_below(os.path.join(self.path, "inputs")))
+                 bytes_below(os.path.join(self.path, "inputs")))
 
 
-def _bytes_below(directory: str) -> int:
+def bytes_below(directory: str) -> int:
+    """Bytes of the files under ``directory`` (links not followed): a job's staged inputs."""
     total = 0
     for root, _dirs, files in os.walk(directory):
         for name in files:
