@@ -21,6 +21,7 @@ from lwr.managers.active_jobs import ActiveJobs, PendingTerminalStatuses
 from lwr.managers.job_state import PROXY, JobState, JobStateConflict, NotCancelled, Phase, UnknownJob
 from lwr.managers.job_state import facts as F
 from lwr.managers.monitor import JobMonitor
+from lwr.managers.proxy_hooks import ProxyHooks
 from lwr.managers.staging import needs_postprocess, postprocess, preprocess
 from lwr.managers.util.job_script import InvalidEnvironment, env_to_statement
 
@@ -30,7 +31,7 @@ __all__ = ["StatefulManagerProxy", "ActiveJobs", "PendingTerminalStatuses", "Unk
 log = logging.getLogger(__name__)
 
 
-class StatefulManagerProxy(ManagerInterface):
+class StatefulManagerProxy(ProxyHooks, ManagerInterface):
     """Wraps a manager; every route talks to this object.  ``start()`` recovers the active jobs
     and starts the monitor; the constructor starts nothing."""
 
@@ -42,9 +43,7 @@ class StatefulManagerProxy(ManagerInterface):
         self.min_polling_interval = float(min_polling_interval if min_polling_interval not in (None, "")
                                           else 0.5)
         self.active_jobs = ActiveJobs(persistence_directory, self.name)
-        self.terminal_pending = PendingTerminalStatuses(persistence_directory, self.name)  # MQ hook
-        self.state_change_callback = lambda status_, job_id: None
-        self._phase_listeners = []
+        self._init_hooks(persistence_directory)
         self.staging_observer = None  # observe(direction, file_type, size, seconds) of each file staged here
         self._memory_failures = {}
         self._postprocessing = set()
@@ -65,23 +64,6 @@ class StatefulManagerProxy(ManagerInterface):
     @property
     def staging_directory(self) -> str:
         return self._proxied_manager.staging_directory
-
-    def set_state_change_callback(self, callback):
-        self.state_change_callback = callback
-
-    def add_phase_listener(self, listener):
-        """``listener(manager_name, job_id, previous, phase, state)`` after each phase change of
-        a job of this manager, under the job's lock (keep it quick): ``state`` is the job's
-        :class:`JobState`; ``previous`` and ``state`` are None when the job was just set up,
-        ``phase`` and ``state`` None when it goes (clean, retention)."""
-        self._phase_listeners.append(listener)
-
-    def _tell_listeners(self, job_id, previous, phase, state=None):
-        for listener in self._phase_listeners:
-            try:
-                listener(self.name, job_id, previous, phase, state)
-            except Exception:
-                log.exception("job %s: phase listener %r failed", job_id, listener)
 
     # -- life cycle of the object ---------------------------------------------------------------
     def start(self):
@@ -372,24 +354,6 @@ class StatefulManagerProxy(ManagerInterface):
     def is_active(self, job_id) -> bool:
         """True while the job is on this manager's active list (not yet finished)."""
         return self.active_jobs.contains(job_id)
-
-    # -- message-queue hook: terminal statuses awaiting confirmed publication ------------------
-    def terminal_status_pending_job_ids(self):
-        """Jobs whose terminal status callback fired (or was due) but was not confirmed published."""
-        return self.terminal_pending.active_job_ids()
-
-    def terminal_status_pending(self, job_id) -> bool:
-        return self.terminal_pending.contains(job_id)
-
-    def confirm_terminal_status(self, job_id):
-        """The job's terminal status reached its consumer; stop offering it after restarts."""
-        self.terminal_pending.deactivate(job_id)
-
-    def _callback(self, new_status, job_id):
-        try:
-            self.state_change_callback(new_status, job_id)
-        except Exception:
-            log.exception("job %s: status callback for %s failed", job_id, new_status)
 
     # -- restart --------------------------------------------------------------------------------
     def _recover(self):
