@@ -17,6 +17,7 @@ import pytest
 from lwr.lwr_client import build_client_manager
 from lwr.lwr_client.exceptions import TransportError
 from lwr.lwr_client.test import check
+from lwr.lwr_client.transport.retry import RetryPolicy, set_default_retry
 
 TOKEN = "check-job-id-token"
 
@@ -55,6 +56,14 @@ class _Lwr020Double(BaseHTTPRequestHandler):
             self._answer(500, {"error": "Internal Server Error"})
             return
         self._answer(200, {"complete": "false", "status": "preprocessing"})  # for any job id
+
+
+@pytest.fixture(autouse=True)
+def short_retries():
+    """0.2.0's 500s are retried like any 5xx: a short budget, not the default 180 s."""
+    set_default_retry(RetryPolicy(attempts=3, initial_backoff=0.05, budget=5))
+    yield
+    set_default_retry(None)
 
 
 @pytest.fixture

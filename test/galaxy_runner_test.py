@@ -30,7 +30,9 @@ def stack(tmp_path_factory):
         "lwr_rewrite_env": {"runner": "lwr", "url": lwr.url, "private_token": TOKEN, "rewrite_parameters": True,
                             "dependency_resolution": "remote"},
         "lwr_bad_token_env": {"runner": "lwr", "url": lwr.url, "private_token": "not-the-token"},
-        "lwr_down_env": {"runner": "lwr", "url": "http://127.0.0.1:%d/" % down_port, "private_token": TOKEN},
+        # retry_budget: the default (180 s) rides out an LWR restart; here the failure itself is tested
+        "lwr_down_env": {"runner": "lwr", "url": "http://127.0.0.1:%d/" % down_port, "private_token": TOKEN,
+                         "retry_budget": "10"},
     }
     tools = {
         "lwr_reverse": "lwr_env", "lwr_configfile": "lwr_env", "lwr_fail": "lwr_env", "lwr_sleep": "lwr_env",
