@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import threading

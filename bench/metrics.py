@@ -31,7 +31,7 @@ sys.path.insert(0, HERE)
 
 from lwr.lwr_client import build_client_manager  # noqa: E402
 from test.support.server import LwrServer  # noqa: E402
-from throughput import MANAGERS, run_job  # noqa: E402
+from throughput import MANAGERS, run_job, write_inputs  # noqa: E402
 
 
 def setup_jobs(server, count, threads=4):
@@ -180,13 +180,7 @@ def main(argv=None):
         result.update(jobs_on_disk=on_disk, scrape_empty_median_ms=1000 * statistics.median(empty),
                       scrape_median_ms=1000 * statistics.median(full), scrape_max_ms=1000 * max(full))
 
-        inputs = []
-        for name in ("a", "b", "c"):
-            path = os.path.join(work, "input_%s.dat" % name)
-            with open(path, "wb") as handle:
-                handle.write(os.urandom(1024 * 1024))
-            inputs.append(path)
-        os.makedirs(os.path.join(work, "tool"))
+        inputs = write_inputs(work)
         rates = {True: [], False: []}
         for round_number in range(args.rounds):
             for metrics in ((True, False) if round_number % 2 == 0 else (False, True)):

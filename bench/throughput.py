@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import socket
-import statistics
 import sys
 import tempfile
 import threading
@@ -155,6 +154,18 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
+def write_inputs(work):
+    """The workload's three 1 MiB random inputs (and its empty tool directory) under ``work``."""
+    inputs = []
+    for name in ("a", "b", "c"):
+        path = os.path.join(work, "input_%s.dat" % name)
+        with open(path, "wb") as handle:
+            handle.write(os.urandom(1024 * 1024))
+        inputs.append(path)
+    os.makedirs(os.path.join(work, "tool"))
+    return inputs
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=50)
@@ -163,13 +174,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix="lwr-throughput-")
     try:
-        inputs = []
-        for name in ("a", "b", "c"):
-            path = os.path.join(work, "input_%s.dat" % name)
-            with open(path, "wb") as handle:
-                handle.write(os.urandom(1024 * 1024))
-            inputs.append(path)
-        os.makedirs(os.path.join(work, "tool"))
+        inputs = write_inputs(work)
         ref_rate, ref_latencies = raw_reference(work, inputs, args.jobs, args.in_flight, args.poll)
         server = LwrServer(os.path.join(work, "server"), job_managers_ini=MANAGERS, log_level="WARNING").start()
         try:

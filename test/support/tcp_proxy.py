@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 
-__all__ = ["TcpProxy", "FaultyProxy", "Fault", "pipe", "close_quietly"]
+__all__ = ["TcpProxy", "FaultyProxy", "Fault", "pipe", "close_quietly", "shut_down"]
 
 
 def close_quietly(sock):
@@ -38,11 +38,16 @@ def pipe(source, sink):
     except OSError:
         pass
     finally:
-        for sock in (source, sink):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_down(source, sink)
+
+
+def shut_down(*sockets):
+    """Shut each socket down both ways (one already closed is fine): the other end sees EOF."""
+    for sock in sockets:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class TcpProxy:
@@ -185,11 +190,7 @@ class FaultyProxy(TcpProxy):
         except OSError:
             pass
         finally:
-            for sock in (source, sink):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            shut_down(source, sink)
 
     def _count(self, direction, count):
         with self._lock:
