@@ -1,4 +1,5 @@
 """lwr.web.resumable without HTTP: partials, their hash state, one writer at a time, the sweep."""
+import errno
 import hashlib
 import io
 import os
@@ -99,3 +100,42 @@ def test_bad_content_ranges_are_400(text):
     with pytest.raises(HttpError) as info:
         resumable.parse_content_range(text)
     assert info.value.status == 400
+
+
+def _digest_of_file(path):
+    with open(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def test_a_recorded_digest_lives_in_an_extended_attribute_and_follows_the_file(tmp_path):
+    job = tmp_path / "job"
+    (job / "outputs").mkdir(parents=True)
+    path = job / "outputs" / "o.dat"
+    path.write_bytes(b"abc" * 1000)
+    resumable.record_digest(str(job), str(path), "0" * 64)  # deliberately not the real digest
+    assert b"0" * 64 in os.getxattr(str(path), resumable.DIGEST_XATTR)
+    assert not (job / resumable.DIGEST_DIRECTORY).exists()  # no record file where xattrs work
+    with open(path, "rb") as handle:
+        assert resumable.cached_digest(str(job), str(path), handle) == "0" * 64  # the record, unread
+    with open(path, "ab") as handle:
+        handle.write(b"more")  # the file changed: its digest is computed again and recorded
+    with open(path, "rb") as handle:
+        assert resumable.cached_digest(str(job), str(path), handle) == _digest_of_file(path)
+    with open(path, "rb") as handle:
+        assert resumable.cached_digest(str(job), str(path), handle) == _digest_of_file(path)
+
+
+def test_without_extended_attributes_the_digest_is_recorded_in_the_job_directory(tmp_path, monkeypatch):
+    def refuse(*args, **kwds):  # a file system without user xattrs (the OS edge, faked)
+        raise OSError(errno.ENOTSUP, "Operation not supported")
+
+    monkeypatch.setattr(os, "setxattr", refuse)
+    monkeypatch.setattr(os, "getxattr", refuse)
+    job = tmp_path / "job"
+    job.mkdir()
+    path = job / "o.dat"
+    path.write_bytes(b"xyz")
+    resumable.record_digest(str(job), str(path), "1" * 64)
+    assert len(os.listdir(job / resumable.DIGEST_DIRECTORY)) == 1
+    with open(path, "rb") as handle:
+        assert resumable.cached_digest(str(job), str(path), handle) == "1" * 64

@@ -9,6 +9,7 @@ from lwr.lwr_client.destination import url_to_destination_params
 from lwr.lwr_client.interface import HttpLwrInterface, LocalLwrInterface
 from lwr.lwr_client.transport import get_transport
 from lwr.lwr_client.transport.retry import parse_params
+from lwr.lwr_client.util import asbool
 
 __all__ = ["build_client_manager", "destination_transport", "ClientManager", "ObjectStoreClientManager",
            "ObjectStoreClient"]
@@ -57,14 +58,29 @@ def _cache_enabled(cache, environ) -> bool:
 def destination_transport(transport, destination_params):
     """``transport``, or a copy retrying as the destination's ``retry_*`` parameters say
     (``retry_max_attempts``, ``retry_initial_backoff``, ``retry_max_backoff``, ``retry_budget``,
-    ``retry_jitter``; see :mod:`lwr.lwr_client.transport.retry`).  A bad value raises
-    ``ValueError`` naming the parameter."""
+    ``retry_jitter``; see :mod:`lwr.lwr_client.transport.retry`) and verifying as its
+    ``verify_transfers`` says.  A bad value raises ``ValueError`` naming the parameter."""
     changes = parse_params(destination_params)
-    if not changes:
+    verify = _verify_param(destination_params)
+    if not changes and (verify is None or not hasattr(transport, "verify")):
         return transport
     configured = copy.copy(transport)
-    configured.retry = transport.retry.replace(**changes)
+    if changes:
+        configured.retry = transport.retry.replace(**changes)
+    if verify is not None and hasattr(transport, "verify"):
+        configured.verify = verify
     return configured
+
+
+def _verify_param(destination_params):
+    """The destination's ``verify_transfers`` (None when not given); ValueError naming it."""
+    text = (destination_params or {}).get("verify_transfers")
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        return asbool(text)
+    except ValueError:
+        raise ValueError("verify_transfers = %r: expected true or false" % (text,)) from None
 
 
 def _transfer_threads(transfer_threads, environ) -> int:

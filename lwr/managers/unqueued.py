@@ -112,6 +112,7 @@ class Manager(BaseManager):
             log.exception("waiting for job %s failed", job_id)
             exit_status = None
         self._finish(job_id, exit_status, handle)
+        self.on_job_end(job_id)
 
     def _finish(self, job_id, exit_status, handle):
         job_directory = self.job_directory(job_id)

@@ -12,6 +12,7 @@ The server's SHA-256 is computed while the bytes stream in: the hash state of ea
 kept in memory between requests, so a resumed upload goes on hashing where it stopped. Only
 after a server restart (the state is lost) is the held prefix read once more to rebuild it.
 """
+import errno
 import hashlib
 import json
 import logging
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 DEFAULT_IDLE_TIMEOUT = 24 * 3600.0
 PARTIAL_DIRECTORY = ".partial-uploads"
 DIGEST_DIRECTORY = ".digests"
+#: The extended attribute holding a file's recorded digest (``.digests/`` where there are none).
+DIGEST_XATTR = "user.lwr.sha256"
+_NO_XATTR = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.ENOSYS, errno.E2BIG, errno.ENOSPC}
 
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-(\d+)|\*)/(\d+)$")
@@ -278,28 +282,44 @@ def _identity(info):
 
 
 def record_digest(job_directory_path: str, path: str, hexdigest: str, info=None) -> None:
-    """Remember ``path``'s SHA-256 for the file as it is now (inode, size, mtime)."""
+    """Remember ``path``'s SHA-256 for the file as it is now (inode, size, mtime): in an
+    extended attribute of the file (one system call), else in a record under ``.digests/``."""
     info = info or os.stat(path)
+    value = json.dumps({"identity": _identity(info), "sha256": hexdigest})
+    try:
+        os.setxattr(path, DIGEST_XATTR, value.encode("ascii"), follow_symlinks=False)
+        return
+    except (AttributeError, OSError) as exc:  # no xattrs here (platform, file system, mount)
+        if not isinstance(exc, AttributeError) and exc.errno not in _NO_XATTR:
+            raise
     record = _digest_record(job_directory_path, path)
     os.makedirs(os.path.dirname(record), exist_ok=True)
     tmp = "%s.%d.tmp" % (record, threading.get_ident())
     with open(tmp, "w") as handle:
-        json.dump({"identity": _identity(info), "sha256": hexdigest}, handle)
+        handle.write(value)
     os.replace(tmp, record)
+
+
+def _recorded_digest(job_directory_path, path, handle):
+    """The recorded ``{"identity": ..., "sha256": ...}`` of the open file, or None."""
+    try:
+        return json.loads(os.getxattr(handle.fileno(), DIGEST_XATTR))
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        with open(_digest_record(job_directory_path, path)) as stored:
+            return json.load(stored)
+    except (OSError, ValueError):
+        return None
 
 
 def cached_digest(job_directory_path: str, path: str, handle):
     """The SHA-256 of the open file ``handle`` (at ``path``): the recorded one if the file is
     unchanged since, else computed now (one read of the file) and recorded."""
     info = os.fstat(handle.fileno())
-    record = _digest_record(job_directory_path, path)
-    try:
-        with open(record) as stored:
-            data = json.load(stored)
-        if data.get("identity") == _identity(info) and isinstance(data.get("sha256"), str):
-            return data["sha256"]
-    except (OSError, ValueError):
-        pass
+    data = _recorded_digest(job_directory_path, path, handle)
+    if isinstance(data, dict) and data.get("identity") == _identity(info) and isinstance(data.get("sha256"), str):
+        return data["sha256"]
     hasher = hashlib.sha256()
     position = 0
     while True:

@@ -155,8 +155,10 @@ def upload_file(manager, file_cache, environ, app, job_id, name, type, cache_tok
     """Store the body as the job's ``type`` file ``name``; answers its path and SHA-256.
 
     Without ``upload_id`` the body is the whole file (as 2014 clients send it). With one, the
-    body is the ``Content-Range`` of a resumable upload and ``commit=true`` (with the client's
-    ``Repr-Digest``) renames the complete, verified partial into place (``docs/transfers.rst``).
+    body is the ``Content-Range`` of a resumable upload and ``commit=true`` renames the complete
+    partial into place, verified against the client's ``Repr-Digest`` when it sends one; a part
+    that completes the file and carries the whole file's ``Repr-Digest`` is committed at once
+    (``docs/transfers.rst``).
     """
     job_directory = _job_directory(manager, job_id)
     path = job_directory.calculate_path(name, type)
@@ -203,21 +205,15 @@ def _resumable_upload(job_directory_path, environ, app, path, name, type, upload
     resumable.sweep_partials(job_directory_path, _idle_timeout(app))
     partial = resumable.partial_path(job_directory_path, type, name, upload_id)
     content_range = resumable.parse_content_range(environ.get("HTTP_CONTENT_RANGE"))
+    client_digest = None
+    if environ.get("HTTP_REPR_DIGEST"):
+        client_digest = resumable.parse_repr_digest(environ["HTTP_REPR_DIGEST"])
+        if client_digest is None:
+            raise HttpError(400, "Repr-Digest: expected sha-256=:<base64 of 32 bytes>:")
     try:
         if commit:
             total = content_range[2] if content_range else None
-            client_digest = resumable.parse_repr_digest(environ.get("HTTP_REPR_DIGEST"))
-            if client_digest is None:
-                raise HttpError(400, "commit=true needs the client's Repr-Digest: sha-256=:...:")
-            try:
-                digest = resumable.commit_partial(partial, path, client_digest, total)
-            except HttpError as exc:
-                if exc.status == 422:
-                    exc.message = "%s file %r: %s" % (type, name, exc.message)
-                    log.warning("upload %s of %s file %r: %s", upload_id, type, name, exc.message)
-                raise
-            _record_digest(job_directory_path, path, digest)
-            return _digest_answer({"path": path, "size": os.path.getsize(path), "complete": True}, digest)
+            return _commit_upload(job_directory_path, partial, path, name, type, upload_id, client_digest, total)
         stream, length = request_body(environ)
         if content_range is None:
             first, total = 0, length
@@ -231,11 +227,26 @@ def _resumable_upload(job_directory_path, environ, app, path, name, type, upload
                 raise HttpError(400, "Content-Range %d-%d does not match the Content-Length %d"
                                 % (first, last, length))
         offset, digest = resumable.append_to_partial(partial, stream, length, first, total)
+        if offset == total and client_digest is not None:  # the last part, with the whole file's digest
+            return _commit_upload(job_directory_path, partial, path, name, type, upload_id, client_digest, total)
     except resumable.OffsetMismatch as exc:
         response = Response(body=json.dumps({"error": exc.message, "offset": exc.offset}).encode("utf-8"),
                             status=409, content_type="application/json", charset=None)
         return response
     return _digest_answer({"offset": offset, "size": total, "complete": False}, digest)
+
+
+def _commit_upload(job_directory_path, partial, path, name, type, upload_id, client_digest, total):
+    """Rename the complete partial into place, checked against ``client_digest`` when given."""
+    try:
+        digest = resumable.commit_partial(partial, path, client_digest, total)
+    except HttpError as exc:
+        if exc.status == 422:
+            exc.message = "%s file %r: %s" % (type, name, exc.message)
+            log.warning("upload %s of %s file %r: %s", upload_id, type, name, exc.message)
+        raise
+    _record_digest(job_directory_path, path, digest)
+    return _digest_answer({"path": path, "size": os.path.getsize(path), "complete": True}, digest)
 
 
 def upload_offset(manager, app, job_id, name, type, upload_id):

@@ -11,10 +11,15 @@ bytes come again (a changed file comes whole). The SHA-256 computed while writin
 with the server's ``Repr-Digest``.
 
 Both sides hash while the bytes stream; a resumed transfer goes on hashing where it stopped.
-A digest mismatch is retried from zero ``verify_attempts`` times in all, then fails with
-:class:`DigestMismatch` naming the file and both digests. A server that answers no digest
-(Pulsar, LWR 0.2.0) is not verified, and a server that keeps no partials (it writes a one-shot
-upload whole) is simply sent the whole file again.
+A file smaller than ``THREAD_THRESHOLD`` is hashed before it is sent instead, and its
+``Repr-Digest`` rides on the upload itself, which the server then commits at once: one
+request per small file. A digest mismatch is retried from zero ``verify_attempts`` times in
+all, then fails with :class:`DigestMismatch` naming the file and both digests. A server that
+answers no digest (Pulsar, LWR 0.2.0) is not verified, and a server that keeps no partials (it
+writes a one-shot upload whole) is simply sent the whole file again.
+
+A transport built with ``verify=False`` (or a destination's ``verify_transfers = false``)
+hashes nothing: transfers still resume, and the server's digests are not compared.
 """
 import http.client
 import json
@@ -78,12 +83,50 @@ class _Hashing:
         return self.stream.finish().hexdigest()
 
 
+class _Known:
+    """Stands for :class:`_Hashing` when the digest is known before sending (or not wanted)."""
+
+    def __init__(self, hexdigest=None):
+        self.stream = StreamHash()
+        self.digest = hexdigest
+        self.hashed = float("inf")
+
+    def update(self, position, block):
+        pass
+
+    def hexdigest(self):
+        return self.digest
+
+
+class _NoHash:
+    """Stands for a :class:`StreamHash` when nothing is verified."""
+
+    def update(self, block):
+        pass
+
+    def finish(self):
+        return self
+
+
+_NO_HASH = _NoHash()
+
+
+def _file_digest(path):
+    hasher = StreamHash()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(BLOCK_SIZE), b""):
+            hasher.update(block)
+    return hasher.finish().hexdigest()
+
+
 class ResumableTransfers:
     """Mixed into :class:`~lwr.lwr_client.transport.standard.UrllibTransport` (needs ``opener``,
     ``timeout``, ``retry`` and ``_progress``)."""
 
     #: Whole transfers tried before a digest mismatch fails.
     verify_attempts = 2
+    #: Compute and compare SHA-256 digests (the transport's ``verify`` option).
+    verify = True
 
     # -- plumbing ------------------------------------------------------------------------------
     def _open(self, url, method, body=None, headers=None, stream=False):
@@ -127,7 +170,12 @@ class ResumableTransfers:
     def _upload_once(self, urls, path, upload_id):
         """``(final answer, local digest, server digest or None)`` of one upload from zero."""
         total = os.path.getsize(path)
-        hashing = _Hashing(total)
+        if not self.verify:
+            hashing = _Known()
+        elif total < THREAD_THRESHOLD:  # hashed first: the digest rides on the upload, one request
+            hashing = _Known(_file_digest(path))
+        else:
+            hashing = _Hashing(total)
         progress = self._progress(path, "upload")
         state = {"offset": 0, "resumes": 0}
         upload_url = urls(upload_id, False)
@@ -141,6 +189,8 @@ class ResumableTransfers:
                          state["resumes"])
             state["lost"] = True
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(total - offset)}
+            if isinstance(hashing, _Known) and hashing.digest:
+                headers["Repr-Digest"] = repr_digest(hashing.digest)
             if offset:
                 headers["Content-Range"] = "bytes %d-%d/%d" % (offset, total - 1, total)
             answer = self._open(upload_url, "POST", self._blocks(path, offset, total, hashing, progress), headers)
@@ -158,22 +208,24 @@ class ResumableTransfers:
             hashing.stream.finish()
             raise
         data = answer.json()
-        if "complete" not in data:  # a server without resumable uploads stored it whole
-            return answer, self._finish_hash(path, hashing), data.get("sha256")
+        if "complete" not in data and answer.status != 422:  # a server without resumable uploads stored it whole
+            return answer, self._finish_hash(path, hashing), data.get("sha256") if self.verify else None
         local = self._finish_hash(path, hashing)
-        commit_url = urls(upload_id, True)
-        headers = {"Repr-Digest": repr_digest(local), "Content-Length": "0",
-                   "Content-Range": "bytes */%d" % total}
-        answer = self.retry.call(lambda: self._open(commit_url, "POST", b"", headers), "POST", commit_url)
+        if answer.status != 422 and not data.get("complete"):
+            commit_url = urls(upload_id, True)
+            headers = {"Content-Length": "0", "Content-Range": "bytes */%d" % total}
+            if local:
+                headers["Repr-Digest"] = repr_digest(local)
+            answer = self.retry.call(lambda: self._open(commit_url, "POST", b"", headers), "POST", commit_url)
         if answer.status == 422:
             remote = answer.json().get("error", "")
             match = re.search(r"server received ([0-9a-f]{64})", remote)
             return answer, local, match.group(1) if match else "unknown"
         if answer.status != 200:
-            raise http_error("POST", commit_url, answer.status, "", answer.body)
+            raise http_error("POST", upload_url, answer.status, "", answer.body)
         if progress is not None:
             progress(total, total)
-        return answer, local, answer.json().get("sha256")
+        return answer, local, answer.json().get("sha256") if local else None
 
     def _server_offset(self, offset_url, total):
         try:
@@ -188,6 +240,8 @@ class ResumableTransfers:
     @staticmethod
     def _finish_hash(path, hashing):
         """Hash whatever of the file was not sent (an upload resumed past bytes never read here)."""
+        if isinstance(hashing, _Known):
+            return hashing.hexdigest()
         with open(path, "rb") as handle:
             handle.seek(hashing.hashed)
             while True:
@@ -221,8 +275,9 @@ class ResumableTransfers:
         for attempt in range(self.verify_attempts):
             local, remote = self._download_once(url, path)
             if remote is None:
-                log.debug("downloaded %s from %s: sha-256 %s (not verified: the server sent no digest)",
-                          path, mask_url(url), local)
+                if self.verify:
+                    log.debug("downloaded %s from %s: sha-256 %s (not verified: the server sent no digest)",
+                              path, mask_url(url), local)
                 return path
             if local == remote:
                 return path
@@ -234,7 +289,7 @@ class ResumableTransfers:
     def _download_once(self, url, path):
         download = AtomicDownload(path)
         progress = self._progress(path, "download")
-        state = {"received": 0, "hasher": StreamHash(threaded=True), "etag": None, "total": None, "digest": None}
+        state = {"received": 0, "hasher": StreamHash(), "etag": None, "total": None, "digest": None}
 
         def attempt():
             headers = {}
@@ -254,20 +309,22 @@ class ResumableTransfers:
                                              % (mask_url(url), answer.headers.get("Content-Range")), transient=False)
                 else:  # the whole file (first attempt, or the server ignored the range)
                     state["hasher"].finish()
-                    state.update(received=0, hasher=StreamHash(threaded=True))
                     download.handle.seek(0)
                     download.handle.truncate()
                     length = answer.headers.get("Content-Length")
                     state["total"] = int(length) if length and length.isdigit() else None
+                    big = state["total"] is None or state["total"] >= THREAD_THRESHOLD
+                    state.update(received=0, hasher=StreamHash(threaded=big) if self.verify else _NO_HASH)
                     state["etag"] = answer.headers.get("ETag")
                     if state["etag"] and state["etag"].startswith("W/"):
                         state["etag"] = None  # only a strong validator may resume
-                state["digest"] = parse_repr_digest(answer.headers.get("Repr-Digest"))
+                if self.verify:
+                    state["digest"] = parse_repr_digest(answer.headers.get("Repr-Digest"))
                 self._receive(response, download, state, progress, url)
 
         try:
             self.retry.call(attempt, "GET", url)
-            local = state["hasher"].finish().hexdigest()
+            local = state["hasher"].finish().hexdigest() if self.verify else None
             if state["digest"] is not None and local != state["digest"]:
                 download.discard()
                 return local, state["digest"]
@@ -288,7 +345,8 @@ class ResumableTransfers:
         # The hashing thread reads a block after this loop has moved on, so blocks rotate through
         # a pool larger than what the thread can hold (its queue plus the block it is hashing):
         # a buffer is refilled only after the thread has finished with it.
-        pool = [bytearray(BLOCK_SIZE) for _ in range(QUEUE_DEPTH + 2)]
+        threaded = getattr(state["hasher"], "queue", None) is not None
+        pool = [bytearray(BLOCK_SIZE) for _ in range(QUEUE_DEPTH + 2 if threaded else 1)]
         turn = 0
         try:
             while True:

@@ -28,6 +28,11 @@ def ssl_verify_default(environ=os.environ) -> bool:
     return environ.get("LWR_SSL_VERIFY", "1").lower() not in ("0", "false", "no")
 
 
+def transfer_verify_default(environ=os.environ) -> bool:
+    """Whether job file transfers are checked with SHA-256 (``LWR_VERIFY_TRANSFERS``, default on)."""
+    return environ.get("LWR_VERIFY_TRANSFERS", "1").lower() not in ("0", "false", "no")
+
+
 class UrllibTransport(ResumableTransfers, Transport):
     """``execute(url, method, data, input_path, output_path)`` over ``urllib.request``.
 
@@ -38,9 +43,10 @@ class UrllibTransport(ResumableTransfers, Transport):
     """
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None,
-                 progress=None):
+                 progress=None, verify=None):
         self.timeout = timeout
         self.progress = progress
+        self.verify = transfer_verify_default() if verify is None else bool(verify)
         self.retry = retry or RetryPolicy.from_environ()
         if ssl_verify is None:
             ssl_verify = ssl_verify_default()

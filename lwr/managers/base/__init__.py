@@ -45,6 +45,11 @@ class BaseManager(ManagerInterface):
         self.job_metrics = getattr(app, "job_metrics", None)
         # The app's thread owner (lwr.lifecycle); a manager built alone (tests) owns its own.
         self.threads = getattr(app, "threads", None) or Threads("manager %s" % name)
+        # Told a job's id as soon as this manager sees the job end by itself (a local process
+        # exiting): the stateful proxy wakes its monitor, so the end is recorded at once rather
+        # than at the monitor's next interval. Managers that learn of an end only by asking a
+        # scheduler leave it to the monitor's polling.
+        self.on_job_end = lambda job_id: None
         self.debug = asbool(kwds.get("debug"), False)
         self.assign_ids = kwds.get("assign_ids") or "galaxy"
         self.galaxy_home = kwds.get("galaxy_home") or os.environ.get("GALAXY_HOME")
