@@ -172,11 +172,7 @@ class PycurlTransport(ResumableTransfers, Transport):
             multipart = MultipartFile(path)
             reader = _ChunkReader(multipart.chunks())
             curl = self._curl(url, "POST")
-            curl.setopt(pycurl.POST, 1)
-            curl.setopt(pycurl.READFUNCTION, reader.read)
-            curl.setopt(pycurl.POSTFIELDSIZE_LARGE, multipart.length)
-            curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
-            curl.setopt(pycurl.HTTPHEADER, ["Expect:", "Content-Type: %s" % multipart.content_type])
+            self._body(curl, "POST", reader.read, multipart.length, ["Content-Type: %s" % multipart.content_type])
             size = multipart.length - len(multipart.head) - len(multipart.tail)
             watch = _watch(curl, self._progress(path, "upload"), "upload", size, len(multipart.head))
             try:
@@ -208,6 +204,18 @@ class PycurlTransport(ResumableTransfers, Transport):
             curl.setopt(pycurl.CUSTOMREQUEST, method)
         return curl
 
+    @staticmethod
+    def _body(curl, method, read, size, header_lines):
+        """Send ``size`` bytes taken from ``read(n)``: a POST with a read callback streams them with
+        that Content-Length (not chunked); another ``method`` keeps its name."""
+        curl.setopt(pycurl.POST, 1)
+        if method != "POST":
+            curl.setopt(pycurl.CUSTOMREQUEST, method)
+        curl.setopt(pycurl.READFUNCTION, read)
+        curl.setopt(pycurl.POSTFIELDSIZE_LARGE, size)
+        curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
+        curl.setopt(pycurl.HTTPHEADER, ["Expect:"] + header_lines)
+
     def _execute_once(self, url, method, data, input_path, output_path,
                       content_type="application/octet-stream"):
         curl = self._curl(url, method)
@@ -224,14 +232,7 @@ class PycurlTransport(ResumableTransfers, Transport):
                 body = data.encode("utf-8") if isinstance(data, str) else bytes(data or b"")
                 handle, size = io.BytesIO(body), len(body)
             if handle is not None:
-                # POST with a read callback streams the body with a Content-Length of ``size``.
-                curl.setopt(pycurl.POST, 1)
-                if method != "POST":
-                    curl.setopt(pycurl.CUSTOMREQUEST, method)
-                curl.setopt(pycurl.READDATA, handle)
-                curl.setopt(pycurl.POSTFIELDSIZE_LARGE, size)
-                curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
-                curl.setopt(pycurl.HTTPHEADER, ["Expect:", "Content-Type: %s" % content_type])
+                self._body(curl, method, handle.read, size, ["Content-Type: %s" % content_type])
             answer = self._perform(curl, url, method, output_path)
             if watch is not None:
                 done = os.path.getsize(output_path) if input_path is None else size
@@ -249,16 +250,14 @@ class PycurlTransport(ResumableTransfers, Transport):
         curl.setopt(pycurl.WRITEFUNCTION, response.guard(response.body))
         fields = dict(headers or {})
         length = fields.pop("Content-Length", None)
+        lines = ["%s: %s" % item for item in fields.items()]
         reader = None
-        if body is not None:
+        if body is None:
+            curl.setopt(pycurl.HTTPHEADER, ["Expect:"] + lines)
+        else:
             reader = _ChunkReader(iter((body,)) if isinstance(body, (bytes, bytearray)) else iter(body))
-            curl.setopt(pycurl.POST, 1)
-            if method != "POST":
-                curl.setopt(pycurl.CUSTOMREQUEST, method)
-            curl.setopt(pycurl.READFUNCTION, response.guard(reader.read, pycurl.READFUNC_ABORT))
-            curl.setopt(pycurl.POSTFIELDSIZE_LARGE, int(length) if length is not None else len(body))
-            curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
-        curl.setopt(pycurl.HTTPHEADER, ["Expect:"] + ["%s: %s" % item for item in fields.items()])
+            self._body(curl, method, response.guard(reader.read, pycurl.READFUNC_ABORT),
+                       int(length) if length is not None else len(body), lines)
         try:
             status = self._run(curl, url, method, response)
         finally:
