@@ -13,7 +13,7 @@ import pytest
 
 from lwr.lwr_client.client import JobClient
 from lwr.lwr_client.interface import HttpLwrInterface
-from lwr.lwr_client.transport import RetryPolicy, UrllibTransport
+from lwr.lwr_client.transport import RetryPolicy, get_transport, pycurl_available
 from lwr.lwr_client.transport.resumable import DigestMismatch
 from test.support.tcp_proxy import Fault, FaultyProxy
 
@@ -24,6 +24,9 @@ MIB = 1024 * 1024
 SMALL = 24 * MIB
 SIZES = [pytest.param(SMALL, id="24MiB"), pytest.param(1024 * MIB, id="1GiB", marks=pytest.mark.slow)]
 CUTS = (0.1, 0.5, 0.9)
+# Both transports run the same resumable control flow (lwr.lwr_client.transport.resumable).
+TRANSPORTS = ["urllib", pytest.param("curl", marks=pytest.mark.skipif(not pycurl_available(),
+                                                                     reason="pycurl is not installed"))]
 
 
 def make_file(path, size):
@@ -73,9 +76,9 @@ def server(lwr_server_factory):
     return lwr_server_factory(app_conf={"private_key": TOKEN})
 
 
-def job_client(url, job_id, attempts=8, progress=None):
-    transport = UrllibTransport(timeout=60, retry=RetryPolicy(attempts=attempts, delay=0.2, max_delay=1.0),
-                                progress=progress)
+def job_client(url, job_id, attempts=8, progress=None, transport="urllib"):
+    transport = get_transport(transport, timeout=60, retry=RetryPolicy(attempts=attempts, delay=0.2, max_delay=1.0),
+                              progress=progress)
     destination = {"url": url, "private_token": TOKEN}
     client = JobClient(destination, job_id, HttpLwrInterface(destination, transport))
     client.setup()
@@ -97,12 +100,13 @@ def partials(server, job_id):
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("cut", CUTS)
-def test_upload_cut_resumes_and_arrives_whole(server, tmp_path, size, cut):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_upload_cut_resumes_and_arrives_whole(server, tmp_path, size, cut, transport):
     source = tmp_path / "big.dat"
     digest = make_file(source, size)
     proxy = proxied(server)
     reports = []
-    client = job_client("http://127.0.0.1:%d/" % proxy.port, "up1",
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "up1", transport=transport,
                         progress=lambda path, direction: lambda done, total: reports.append((done, total)))
     proxy.add_fault(Fault("up", cut=int(size * cut)))
     final = server_path(server, "up1", "inputs", "big.dat")
@@ -127,9 +131,10 @@ def test_upload_cut_resumes_and_arrives_whole(server, tmp_path, size, cut):
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("cut", CUTS)
-def test_download_cut_resumes_and_arrives_whole(server, tmp_path, size, cut):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_download_cut_resumes_and_arrives_whole(server, tmp_path, size, cut, transport):
     proxy = proxied(server)
-    client = job_client("http://127.0.0.1:%d/" % proxy.port, "down1")
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "down1", transport=transport)
     output = server_path(server, "down1", "outputs", "result.dat")
     os.makedirs(os.path.dirname(output), exist_ok=True)
     digest = make_file(output, size)
@@ -149,11 +154,12 @@ def test_download_cut_resumes_and_arrives_whole(server, tmp_path, size, cut):
     assert os.listdir(tmp_path / "local") == ["result.dat"]
 
 
-def test_a_corrupted_upload_byte_is_detected_and_sent_again(server, tmp_path, caplog):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_corrupted_upload_byte_is_detected_and_sent_again(server, tmp_path, caplog, transport):
     source = tmp_path / "in.dat"
     digest = make_file(source, 4 * MIB)
     proxy = proxied(server)
-    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt1")
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt1", transport=transport)
     proxy.add_fault(Fault("up", corrupt=2 * MIB))
     with caplog.at_level(logging.WARNING, logger="lwr.lwr_client.transport.resumable"):
         answer = client.put_file(str(source), "input")
@@ -164,9 +170,10 @@ def test_a_corrupted_upload_byte_is_detected_and_sent_again(server, tmp_path, ca
     assert partials(server, "corrupt1") == []
 
 
-def test_a_corrupted_download_byte_is_detected_and_fetched_again(server, tmp_path, caplog):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_corrupted_download_byte_is_detected_and_fetched_again(server, tmp_path, caplog, transport):
     proxy = proxied(server)
-    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt2")
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt2", transport=transport)
     output = server_path(server, "corrupt2", "outputs", "o.dat")
     os.makedirs(os.path.dirname(output), exist_ok=True)
     digest = make_file(output, 4 * MIB)
@@ -178,11 +185,12 @@ def test_a_corrupted_download_byte_is_detected_and_fetched_again(server, tmp_pat
     assert "sha-256 mismatch" in caplog.text and "fetching it again" in caplog.text
 
 
-def test_a_persistently_corrupting_link_fails_upload_naming_file_and_both_digests(server, tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_persistently_corrupting_link_fails_upload_naming_file_and_both_digests(server, tmp_path, transport):
     source = tmp_path / "bad.dat"
     digest = make_file(source, 2 * MIB)
     proxy = proxied(server)
-    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt3")
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt3", transport=transport)
     proxy.always = Fault("up", corrupt=1 * MIB + 500)
     with pytest.raises(DigestMismatch) as info:
         client.put_file(str(source), "input")
@@ -194,9 +202,10 @@ def test_a_persistently_corrupting_link_fails_upload_naming_file_and_both_digest
     assert partials(server, "corrupt3") == []
 
 
-def test_a_persistently_corrupting_link_fails_download_naming_file_and_both_digests(server, tmp_path):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_persistently_corrupting_link_fails_download_naming_file_and_both_digests(server, tmp_path, transport):
     proxy = proxied(server)
-    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt4")
+    client = job_client("http://127.0.0.1:%d/" % proxy.port, "corrupt4", transport=transport)
     output = server_path(server, "corrupt4", "outputs", "o.dat")
     os.makedirs(os.path.dirname(output), exist_ok=True)
     digest = make_file(output, 2 * MIB)

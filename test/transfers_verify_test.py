@@ -12,11 +12,11 @@ import pytest
 from lwr.lwr_client.client import JobClient
 from lwr.lwr_client.interface import HttpLwrInterface
 from lwr.lwr_client.manager import build_client_manager, destination_transport
-from lwr.lwr_client.transport import RetryPolicy, UrllibTransport
+from lwr.lwr_client.transport import RetryPolicy, UrllibTransport, get_transport
 from lwr.lwr_client.transport.resumable import DigestMismatch
 from lwr.lwr_client.transport.standard import transfer_verify_default
 from test.support.tcp_proxy import Fault, FaultyProxy
-from test.transfers_test import MIB, TOKEN, make_file, partials, server_path, sha256_of
+from test.transfers_test import MIB, TOKEN, TRANSPORTS, make_file, partials, server_path, sha256_of
 
 pytestmark = pytest.mark.server
 
@@ -26,8 +26,9 @@ def server(lwr_server_factory):
     return lwr_server_factory(app_conf={"private_key": TOKEN})
 
 
-def client_through(proxy, job_id, verify=True):
-    transport = UrllibTransport(timeout=60, retry=RetryPolicy(attempts=8, delay=0.2, max_delay=1.0), verify=verify)
+def client_through(proxy, job_id, verify=True, transport="urllib"):
+    transport = get_transport(transport, timeout=60, retry=RetryPolicy(attempts=8, delay=0.2, max_delay=1.0),
+                              verify=verify)
     destination = {"url": "http://127.0.0.1:%d/" % proxy.port, "private_token": TOKEN}
     client = JobClient(destination, job_id, HttpLwrInterface(destination, transport))
     client.setup()
@@ -48,12 +49,13 @@ def header_of(digest):
     return "sha-256=:%s:" % base64.b64encode(bytes.fromhex(digest)).decode()
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("size", [0, 1, 2 * MIB])
-def test_a_small_file_is_uploaded_and_committed_in_one_request(server, tmp_path, size):
+def test_a_small_file_is_uploaded_and_committed_in_one_request(server, tmp_path, size, transport):
     source = tmp_path / "small.dat"
     digest = make_file(source, size)
     proxy = FaultyProxy(("127.0.0.1", server.port)).start()
-    client = client_through(proxy, "one1")
+    client = client_through(proxy, "one1", transport=transport)
     before = proxy.connections
     answer = client.put_file(str(source), "input")
     proxy.close()
@@ -75,14 +77,15 @@ def test_a_large_file_still_sends_its_digest_with_a_commit(server, tmp_path):
     assert answer["sha256"] == digest
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("size", [2 * MIB, 12 * MIB])
-def test_verification_off_resumes_but_compares_nothing(server, tmp_path, size):
+def test_verification_off_resumes_but_compares_nothing(server, tmp_path, size, transport):
     """A corrupting link goes unnoticed with verification off (nothing is hashed on the
     client), while a cut is still resumed rather than restarted."""
     source = tmp_path / "in.dat"
     digest = make_file(source, size)
     proxy = FaultyProxy(("127.0.0.1", server.port)).start()
-    client = client_through(proxy, "off1", verify=False)
+    client = client_through(proxy, "off1", verify=False, transport=transport)
     proxy.add_fault(Fault("up", corrupt=size - 100))
     answer = client.put_file(str(source), "input")
     stored = server_path(server, "off1", "inputs", "in.dat")

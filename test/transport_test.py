@@ -1,4 +1,5 @@
 """Both transports against a real tiny HTTP server on loopback (no mocks)."""
+import hashlib
 import json
 import os
 import socket
@@ -8,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from lwr.lwr_client.exceptions import ServerRefusedToken, ServerUnavailable, TransportError
+from lwr.lwr_client.digests import repr_digest
+from lwr.lwr_client.exceptions import DigestMismatch, ServerRefusedToken, ServerUnavailable, TransportError
 from lwr.lwr_client.transport import RetryPolicy, get_transport, mask_url, pycurl_available, transport_type
 from test.support.files_server import FilesServer
 from test.support.server import free_port
@@ -39,7 +41,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = b"".join(chunks)
         stub.requests.append({"method": self.command, "path": self.path, "body": body,
                               "content_length": length,
-                              "transfer_encoding": self.headers.get("Transfer-Encoding")})
+                              "transfer_encoding": self.headers.get("Transfer-Encoding"),
+                              "headers": dict(self.headers)})
         action = stub.responses.pop(0) if stub.responses else stub.default
         return action
 
@@ -50,6 +53,8 @@ class _Handler(BaseHTTPRequestHandler):
         if mode == "truncate":
             self.send_response(status)
             self.send_header("Content-Length", str(len(payload) * 2))
+            for name, value in self.server.stub.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(payload)
             self.wfile.flush()
@@ -59,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json" if status >= 400 else "application/octet-stream")
         self.send_header("Content-Length", str(len(payload)))
+        extra = mode if isinstance(mode, dict) else {}  # a mode may be an answer's own headers
+        for name, value in dict(self.server.stub.headers, **extra).items():
+            self.send_header(name, value)
         self.end_headers()
         try:
             self.wfile.write(payload)
@@ -75,6 +83,7 @@ class Stub:
         self.requests = []
         self.responses = []
         self.default = (200, b"OK", None)
+        self.headers = {}  # sent with every answer
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.stub = self
@@ -246,6 +255,79 @@ def test_get_file_downloads(transport, tmp_path):
     with FilesServer(tmp_path) as files:
         transport.get_file(files.url + "&path=%s&file_type=input" % source, str(tmp_path / "got.txt"))
     assert (tmp_path / "got.txt").read_text() == "contents"
+
+
+# -- the resumable protocol (lwr.lwr_client.transport.resumable), request by request ---------------
+def _urls(upload_id, commit):
+    return "/up?upload_id=%s&commit=%s" % (upload_id, commit)
+
+
+def _stub_urls(stub):
+    return lambda upload_id, commit: stub.url(_urls(upload_id, commit).lstrip("/"))
+
+
+def test_resumable_upload_goes_on_from_the_409_offset_and_commits_with_the_digest(stub, transport, tmp_path):
+    data = os.urandom(100000)
+    digest = hashlib.sha256(data).hexdigest()
+    (tmp_path / "f").write_bytes(data)
+    stub.responses = [(409, json.dumps({"error": "elsewhere", "offset": 40000}).encode(), None),
+                      (200, json.dumps({"offset": 100000, "complete": False}).encode(), None),
+                      (200, json.dumps({"complete": True, "sha256": digest}).encode(), None)]
+    answer = json.loads(transport.upload_resumable(_stub_urls(stub), str(tmp_path / "f")))
+    assert answer == {"complete": True, "sha256": digest}
+    first, rest, commit = stub.requests
+    upload_id = first["path"].split("upload_id=")[1].split("&")[0]
+    assert first["path"] == rest["path"] == _urls(upload_id, False) and first["body"] == data
+    assert "Content-Range" not in first["headers"]
+    assert rest["headers"]["Content-Range"] == "bytes 40000-99999/100000" and rest["body"] == data[40000:]
+    assert commit["path"] == _urls(upload_id, True) and commit["body"] == b""
+    assert commit["headers"]["Repr-Digest"] == repr_digest(digest)
+    assert commit["headers"]["Content-Range"] == "bytes */100000"
+
+
+@pytest.mark.parametrize("first_answer", [{"complete": True}, {"path": "/x"}], ids=["committed-at-once", "no-partials"])
+def test_no_commit_when_the_first_answer_is_complete_or_the_server_keeps_no_partials(stub, transport, tmp_path,
+                                                                                     first_answer):
+    data = b"small file"
+    digest = hashlib.sha256(data).hexdigest()
+    (tmp_path / "f").write_bytes(data)
+    stub.responses = [(200, json.dumps(dict(first_answer, sha256=digest)).encode(), None)]
+    transport.upload_resumable(_stub_urls(stub), str(tmp_path / "f"))
+    assert len(stub.requests) == 1 and stub.requests[0]["body"] == data
+
+
+def test_a_digest_mismatch_at_the_commit_is_sent_again_then_fails(stub, transport, tmp_path):
+    (tmp_path / "f").write_bytes(b"abc")
+    refusal = json.dumps({"error": "the client sent X, the server received %s" % ("0" * 64)}).encode()
+    stub.responses = [(200, b'{"complete": false}', None), (422, refusal, None)] * 2
+    with pytest.raises(DigestMismatch) as info:
+        transport.upload_resumable(_stub_urls(stub), str(tmp_path / "f"))
+    assert info.value.remote_digest == "0" * 64 and str(tmp_path / "f") in str(info.value)
+    assert len(stub.requests) == 4 and stub.requests[0]["path"] != stub.requests[2]["path"]  # a new upload id
+
+
+def test_resumable_download_checks_the_repr_digest(stub, transport, tmp_path):
+    data = os.urandom(300000)
+    stub.default = (200, data, None)
+    stub.headers = {"Repr-Digest": repr_digest(hashlib.sha256(data).hexdigest()), "ETag": '"v1"'}
+    assert transport.get_file(stub.url(), str(tmp_path / "ok")) == str(tmp_path / "ok")
+    assert (tmp_path / "ok").read_bytes() == data
+    stub.headers["Repr-Digest"] = repr_digest("1" * 64)
+    with pytest.raises(DigestMismatch) as info:
+        transport.get_file(stub.url(), str(tmp_path / "bad"))
+    assert info.value.remote_digest == "1" * 64 and info.value.local_digest == hashlib.sha256(data).hexdigest()
+    assert sorted(os.listdir(tmp_path)) == ["ok"]
+
+
+def test_a_cut_download_resumes_with_range_and_if_range(stub, transport, tmp_path):
+    data = os.urandom(200000)
+    stub.headers = {"ETag": '"v1"', "Repr-Digest": repr_digest(hashlib.sha256(data).hexdigest())}
+    stub.responses = [(200, data[:100000], "truncate"),  # announces 200000 bytes, sends half
+                      (206, data[100000:], {"Content-Range": "bytes 100000-199999/200000"})]
+    transport.get_file(stub.url(), str(tmp_path / "out"))
+    assert (tmp_path / "out").read_bytes() == data
+    assert "Range" not in stub.requests[0]["headers"]
+    assert stub.requests[1]["headers"]["Range"] == "bytes=100000-" and stub.requests[1]["headers"]["If-Range"] == '"v1"'
 
 
 @pytest.mark.parametrize("given, environ, expected", [

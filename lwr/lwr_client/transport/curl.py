@@ -1,4 +1,11 @@
-"""The optional pycurl transport (``transport=curl`` or ``LWR_CURL_TRANSPORT=1``)."""
+"""The optional pycurl transport (``transport=curl`` or ``LWR_CURL_TRANSPORT=1``).
+
+Job file uploads and downloads are resumed and verified as with the ``urllib`` transport: the
+control flow is :class:`~lwr.lwr_client.transport.resumable.ResumableTransfers`'; this module
+supplies its one-request primitive (:meth:`PycurlTransport._exchange`) through libcurl's
+read, header and write callbacks.
+"""
+import email.message
 import io
 import os
 
@@ -10,8 +17,9 @@ from lwr.lwr_client.transport.base import (
     connection_error,
     http_error,
 )
+from lwr.lwr_client.transport.resumable import HANDLED_STATUSES, Answer, ResumableTransfers
 from lwr.lwr_client.transport.retry import RetryPolicy
-from lwr.lwr_client.transport.standard import ssl_verify_default
+from lwr.lwr_client.transport.standard import ssl_verify_default, transfer_verify_default
 
 # Imported on first use: libcurl and its TLS libraries add ~7 MiB to every process that
 # merely imports the client (the LWR server among them).
@@ -45,7 +53,59 @@ class _ChunkReader:
         return out
 
     def close(self):
-        self.chunks.close()
+        close = getattr(self.chunks, "close", None)
+        if close is not None:
+            close()
+
+
+class _Response:
+    """One libcurl answer, from ``HEADERFUNCTION`` and ``WRITEFUNCTION``: the status and headers
+    of the last (final) status line; the body goes to ``receive(answer)``'s writer when the
+    answer is a 2xx and a ``receive`` was given, else into ``buffer``.
+
+    An exception in a callback would only be printed by pycurl: it is kept in ``failure`` and
+    the transfer aborted (the caller raises it)."""
+
+    def __init__(self, receive=None):
+        self.receive = receive
+        self.status = 0
+        self.headers = email.message.Message()
+        self.answer = None
+        self.write = None
+        self.buffer = io.BytesIO()
+        self.failure = None
+
+    def guard(self, callback, abort=0):
+        def guarded(*args):
+            try:
+                return callback(*args)
+            except BaseException as error:  # noqa: B036 - re-raised by the caller after perform
+                self.failure = error
+                return abort
+        return guarded
+
+    def header(self, line):
+        text = line.decode("iso-8859-1").rstrip("\r\n")
+        if text.startswith("HTTP/"):
+            parts = text.split(None, 2)
+            self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+            self.headers = email.message.Message()
+        elif ":" in text:
+            name, value = text.split(":", 1)
+            self.headers[name.strip()] = value.strip()
+        elif not text and 200 <= self.status < 300:
+            self._start()
+
+    def body(self, block):
+        if self.write is None and 200 <= self.status < 300:
+            self._start()
+        (self.write or self.buffer.write)(block)
+
+    def _start(self):
+        if self.answer is None:
+            self.answer = Answer(self.status, self.headers, b"")
+            if self.receive is not None:
+                self.write = self.receive(self.answer)
 
 
 def _watch(curl, progress, direction, size=None, skip=0):
@@ -88,18 +148,23 @@ def pycurl_available() -> bool:
     return pycurl is not None
 
 
-class PycurlTransport(Transport):
-    """Same contract as :class:`~lwr.lwr_client.transport.standard.UrllibTransport`, through libcurl."""
+class PycurlTransport(ResumableTransfers, Transport):
+    """Same contract as :class:`~lwr.lwr_client.transport.standard.UrllibTransport`, through libcurl;
+    job file transfers go through :class:`ResumableTransfers` (resumed and verified)."""
 
     def __init__(self, timeout: int = DEFAULT_TIMEOUT, retry: RetryPolicy = None, ssl_verify=None,
-                 progress=None):
+                 progress=None, verify=None):
         if not pycurl_available():
             raise ImportError(PYCURL_UNAVAILABLE_MESSAGE)
         self.timeout = timeout
         self.progress = progress
+        self.verify = transfer_verify_default() if verify is None else bool(verify)
         self.retry = retry or RetryPolicy.from_environ()
         self.ssl_verify = ssl_verify_default() if ssl_verify is None else ssl_verify
 
+    def get_file(self, url: str, path: str) -> str:
+        """GET ``url`` into ``path``, resumed and verified when the server offers it (as ``urllib``)."""
+        return self.download_resumable(url, path)
 
     def post_file(self, url: str, path: str) -> bytes:
         """POST ``path`` as the multipart field ``file``, streamed with an explicit Content-Length."""
@@ -108,11 +173,7 @@ class PycurlTransport(Transport):
             multipart = MultipartFile(path)
             reader = _ChunkReader(multipart.chunks())
             curl = self._curl(url, "POST")
-            curl.setopt(pycurl.POST, 1)
-            curl.setopt(pycurl.READFUNCTION, reader.read)
-            curl.setopt(pycurl.POSTFIELDSIZE_LARGE, multipart.length)
-            curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
-            curl.setopt(pycurl.HTTPHEADER, ["Expect:", "Content-Type: %s" % multipart.content_type])
+            self._body(curl, "POST", reader.read, multipart.length, ["Content-Type: %s" % multipart.content_type])
             size = multipart.length - len(multipart.head) - len(multipart.tail)
             watch = _watch(curl, self._progress(path, "upload"), "upload", size, len(multipart.head))
             try:
@@ -144,6 +205,18 @@ class PycurlTransport(Transport):
             curl.setopt(pycurl.CUSTOMREQUEST, method)
         return curl
 
+    @staticmethod
+    def _body(curl, method, read, size, header_lines):
+        """Send ``size`` bytes taken from ``read(n)``: a POST with a read callback streams them with
+        that Content-Length (not chunked); another ``method`` keeps its name."""
+        curl.setopt(pycurl.POST, 1)
+        if method != "POST":
+            curl.setopt(pycurl.CUSTOMREQUEST, method)
+        curl.setopt(pycurl.READFUNCTION, read)
+        curl.setopt(pycurl.POSTFIELDSIZE_LARGE, size)
+        curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
+        curl.setopt(pycurl.HTTPHEADER, ["Expect:"] + header_lines)
+
     def _execute_once(self, url, method, data, input_path, output_path,
                       content_type="application/octet-stream"):
         curl = self._curl(url, method)
@@ -160,14 +233,7 @@ class PycurlTransport(Transport):
                 body = data.encode("utf-8") if isinstance(data, str) else bytes(data or b"")
                 handle, size = io.BytesIO(body), len(body)
             if handle is not None:
-                # POST with a read callback streams the body with a Content-Length of ``size``.
-                curl.setopt(pycurl.POST, 1)
-                if method != "POST":
-                    curl.setopt(pycurl.CUSTOMREQUEST, method)
-                curl.setopt(pycurl.READDATA, handle)
-                curl.setopt(pycurl.POSTFIELDSIZE_LARGE, size)
-                curl.setopt(pycurl.UPLOAD_BUFFERSIZE, BLOCK_SIZE)
-                curl.setopt(pycurl.HTTPHEADER, ["Expect:", "Content-Type: %s" % content_type])
+                self._body(curl, method, handle.read, size, ["Content-Type: %s" % content_type])
             answer = self._perform(curl, url, method, output_path)
             if watch is not None:
                 done = os.path.getsize(output_path) if input_path is None else size
@@ -177,24 +243,61 @@ class PycurlTransport(Transport):
             if handle is not None:
                 handle.close()
 
+    def _exchange(self, url, method, body=None, headers=None, receive=None):
+        """One request for :class:`ResumableTransfers` (the contract is in its ``_exchange``)."""
+        curl = self._curl(url, method)
+        response = _Response(receive)
+        curl.setopt(pycurl.HEADERFUNCTION, response.guard(response.header))
+        curl.setopt(pycurl.WRITEFUNCTION, response.guard(response.body))
+        fields = dict(headers or {})
+        length = fields.pop("Content-Length", None)
+        lines = ["%s: %s" % item for item in fields.items()]
+        reader = None
+        if body is None:
+            curl.setopt(pycurl.HTTPHEADER, ["Expect:"] + lines)
+        else:
+            reader = _ChunkReader(iter((body,)) if isinstance(body, (bytes, bytearray)) else iter(body))
+            self._body(curl, method, response.guard(reader.read, pycurl.READFUNC_ABORT),
+                       int(length) if length is not None else len(body), lines)
+        try:
+            status = self._run(curl, url, method, response)
+        finally:
+            if reader is not None:
+                reader.close()
+        answer = response.answer or Answer(status, response.headers, b"")
+        if status in HANDLED_STATUSES or (receive is None and status < 400):
+            answer.body = response.buffer.getvalue()
+            return answer
+        if status >= 400:
+            raise http_error(method, url, status, "", response.buffer.getvalue())
+        return answer
+
+    @staticmethod
+    def _run(curl, url, method, response=None):
+        """``curl.perform()``; the answer's status. A curl error becomes a ``TransportError``
+        (a callback's own exception, kept in ``response.failure``, comes out as it was)."""
+        try:
+            curl.perform()
+            return curl.getinfo(pycurl.RESPONSE_CODE)
+        except pycurl.error as error:
+            if response is not None and response.failure is not None:
+                raise response.failure
+            code, text = error.args[0], error.args[1] if len(error.args) > 1 else ""
+            transient = code in _TRANSIENT_CURL_ERRORS and code not in _CURL_SSL_ERRORS
+            raise connection_error(method, url, "curl error %s: %s" % (code, text), transient)
+        finally:
+            curl.close()
+
     def _perform(self, curl, url, method, output_path):
         download = AtomicDownload(output_path) if output_path is not None else None
         buffer = io.BytesIO() if download is None else None
         curl.setopt(pycurl.WRITEFUNCTION, (download or buffer).write)
         try:
-            try:
-                curl.perform()
-            except pycurl.error as error:
-                code, text = error.args[0], error.args[1] if len(error.args) > 1 else ""
-                transient = code in _TRANSIENT_CURL_ERRORS and code not in _CURL_SSL_ERRORS
-                raise connection_error(method, url, "curl error %s: %s" % (code, text), transient)
-            status = curl.getinfo(pycurl.RESPONSE_CODE)
+            status = self._run(curl, url, method)
         except BaseException:
             if download is not None:
                 download.discard()
             raise
-        finally:
-            curl.close()
         if status >= 400:
             body = download.read_error_body() if download is not None else buffer.getvalue()
             raise http_error(method, url, status, "", body)

@@ -1,4 +1,4 @@
-"""Resumable, verified file transfers over ``urllib`` (``docs/transfers.rst``).
+"""Resumable, verified file transfers, whatever the HTTP library (``docs/transfers.rst``).
 
 Uploads: the file goes to ``POST /jobs/{id}/files`` under an ``upload_id`` chosen here; a lost
 connection is followed by ``GET /jobs/{id}/files/offset`` and the rest of the file sent with
@@ -20,39 +20,35 @@ writes a one-shot upload whole) is simply sent the whole file again.
 
 A transport built with ``verify=False`` (or a destination's ``verify_transfers = false``)
 hashes nothing: transfers still resume, and the server's digests are not compared.
+
+The control flow lives here once; a transport supplies one primitive, :meth:`ResumableTransfers._exchange`
+(one request with a streamed body and a streamed answer): ``urllib`` in
+:mod:`~lwr.lwr_client.transport.standard`, libcurl in :mod:`~lwr.lwr_client.transport.curl`.
 """
-import http.client
 import json
 import logging
 import os
 import re
-import socket
-import ssl
-import urllib.error
-import urllib.request
 import uuid
 
 from lwr.lwr_client.digests import QUEUE_DEPTH, THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
 from lwr.lwr_client.exceptions import DigestMismatch, TransportError
-from lwr.lwr_client.transport.base import (
-    BLOCK_SIZE,
-    AtomicDownload,
-    connection_error,
-    error_body,
-    http_error,
-    mask_url,
-)
+from lwr.lwr_client.transport.base import BLOCK_SIZE, AtomicDownload, connection_error, http_error, mask_url
 
-__all__ = ["ResumableTransfers", "DigestMismatch", "repr_digest", "parse_repr_digest"]
+__all__ = ["ResumableTransfers", "Answer", "HANDLED_STATUSES", "pooled_blocks", "DigestMismatch", "repr_digest",
+           "parse_repr_digest"]
 
 log = logging.getLogger(__name__)
 
 _CONTENT_RANGE = re.compile(r"^bytes\s+(\d+)-(\d+)/(\d+|\*)$")
-# Answers this module reads itself rather than raising.
-_HANDLED = (409, 416, 422)
+#: Answers this module reads itself: a transport's ``_exchange`` returns them rather than raising.
+HANDLED_STATUSES = (409, 416, 422)
 
 
-class _Answer:
+class Answer:
+    """One answer of :meth:`ResumableTransfers._exchange`: ``status``, ``headers`` (read with a
+    case-insensitive ``get``) and ``body`` (bytes; empty when the body went to ``receive``)."""
+
     def __init__(self, status, headers, body):
         self.status = status
         self.headers = headers
@@ -120,38 +116,31 @@ def _file_digest(path):
 
 
 class ResumableTransfers:
-    """Mixed into :class:`~lwr.lwr_client.transport.standard.UrllibTransport` (needs ``opener``,
-    ``timeout``, ``retry`` and ``_progress``)."""
+    """Mixed into :class:`~lwr.lwr_client.transport.standard.UrllibTransport` and
+    :class:`~lwr.lwr_client.transport.curl.PycurlTransport`: needs ``retry``, ``_progress`` and
+    :meth:`_exchange`."""
 
     #: Whole transfers tried before a digest mismatch fails.
     verify_attempts = 2
     #: Compute and compare SHA-256 digests (the transport's ``verify`` option).
     verify = True
 
-    # -- plumbing ------------------------------------------------------------------------------
-    def _open(self, url, method, body=None, headers=None, stream=False):
-        """One request; an :class:`_Answer` (``body`` is the open response when ``stream``)."""
-        request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-        try:
-            response = self.opener.open(request, timeout=self.timeout)
-        except urllib.error.HTTPError as error:
-            body_start = error_body(error)
-            if error.code in _HANDLED:
-                return _Answer(error.code, error.headers, body_start)
-            raise http_error(method, url, error.code, error.reason, body_start)
-        except urllib.error.URLError as error:
-            reason = error.reason
-            raise connection_error(method, url, reason,
-                                   transient=not isinstance(reason, (ssl.SSLError, ssl.CertificateError)))
-        except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
-            raise connection_error(method, url, error or type(error).__name__)
-        if stream:
-            return _Answer(response.status, response.headers, response)
-        with response:
-            try:
-                return _Answer(response.status, response.headers, response.read())
-            except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
-                raise connection_error(method, url, "response interrupted: %r" % (error,))
+    # -- what a transport implements --------------------------------------------------------------
+    def _exchange(self, url, method, body=None, headers=None, receive=None):  # pragma: no cover
+        """One request, not retried; an :class:`Answer`.
+
+        ``body``: None, bytes, or an iterable of byte blocks whose total is ``headers["Content-Length"]``
+        (taken one after the other, as the request is sent: the upload's hashing and progress
+        happen as they are taken). ``receive(answer)``, when given, is called once the status
+        and headers of a 2xx answer are in; it returns ``write(block)``, which gets the body in
+        order (a block may be a view of a buffer reused after :func:`pooled_blocks`' rotation, and
+        ``answer.body`` stays empty). What ``receive`` or ``write`` raise ends the request and
+        comes out of this call. Answers in :data:`HANDLED_STATUSES` are returned with their body;
+        other 4xx/5xx raise :func:`~lwr.lwr_client.transport.base.http_error`; a lost or failed
+        connection raises :func:`~lwr.lwr_client.transport.base.connection_error` (transient
+        unless it is a TLS failure).
+        """
+        raise NotImplementedError
 
     # -- uploads -------------------------------------------------------------------------------
     def upload_resumable(self, urls, path: str) -> bytes:
@@ -193,7 +182,7 @@ class ResumableTransfers:
                 headers["Repr-Digest"] = repr_digest(hashing.digest)
             if offset:
                 headers["Content-Range"] = "bytes %d-%d/%d" % (offset, total - 1, total)
-            answer = self._open(upload_url, "POST", self._blocks(path, offset, total, hashing, progress), headers)
+            answer = self._exchange(upload_url, "POST", self._blocks(path, offset, total, hashing, progress), headers)
             state["lost"] = False
             if answer.status == 409:  # the server holds another amount: go on from there
                 state["offset"] = int(answer.json().get("offset", 0))
@@ -211,12 +200,16 @@ class ResumableTransfers:
         if "complete" not in data and answer.status != 422:  # a server without resumable uploads stored it whole
             return answer, self._finish_hash(path, hashing), data.get("sha256") if self.verify else None
         local = self._finish_hash(path, hashing)
-        if answer.status != 422 and not data.get("complete"):
+        if answer.status != 422:
+            if data.get("complete") is True:  # the server committed it at once: no commit request
+                if progress is not None:
+                    progress(total, total)
+                return answer, local, data.get("sha256") if local else None
             commit_url = urls(upload_id, True)
             headers = {"Content-Length": "0", "Content-Range": "bytes */%d" % total}
             if local:
                 headers["Repr-Digest"] = repr_digest(local)
-            answer = self.retry.call(lambda: self._open(commit_url, "POST", b"", headers), "POST", commit_url)
+            answer = self.retry.call(lambda: self._exchange(commit_url, "POST", b"", headers), "POST", commit_url)
         if answer.status == 422:
             remote = answer.json().get("error", "")
             match = re.search(r"server received ([0-9a-f]{64})", remote)
@@ -229,7 +222,7 @@ class ResumableTransfers:
 
     def _server_offset(self, offset_url, total):
         try:
-            answer = self._open(offset_url, "GET")
+            answer = self._exchange(offset_url, "GET")
         except TransportError as exc:
             if exc.status == 404:  # a server without the offset route: start again
                 return 0
@@ -291,36 +284,53 @@ class ResumableTransfers:
         progress = self._progress(path, "download")
         state = {"received": 0, "hasher": StreamHash(), "etag": None, "total": None, "digest": None}
 
+        def receive(answer):
+            if answer.status == 206:
+                match = _CONTENT_RANGE.match(answer.headers.get("Content-Range", ""))
+                if not match or int(match.group(1)) != state["received"]:
+                    raise TransportError("GET %s: unexpected Content-Range %r"
+                                         % (mask_url(url), answer.headers.get("Content-Range")), transient=False)
+            else:  # the whole file (first attempt, or the server ignored the range)
+                state["hasher"].finish()
+                download.handle.seek(0)
+                download.handle.truncate()
+                length = answer.headers.get("Content-Length")
+                state["total"] = int(length) if length and length.isdigit() else None
+                big = state["total"] is None or state["total"] >= THREAD_THRESHOLD
+                state.update(received=0, hasher=StreamHash(threaded=big) if self.verify else _NO_HASH)
+                state["etag"] = answer.headers.get("ETag")
+                if state["etag"] and state["etag"].startswith("W/"):
+                    state["etag"] = None  # only a strong validator may resume
+            if self.verify:
+                state["digest"] = parse_repr_digest(answer.headers.get("Repr-Digest"))
+            if progress is not None:
+                progress(state["received"], state["total"])
+            return write
+
+        def write(block):
+            download.write(block)
+            state["hasher"].update(block)
+            state["received"] += len(block)
+            if progress is not None and state["received"] != state["total"]:
+                progress(state["received"], state["total"])
+
         def attempt():
             headers = {}
             if state["received"] and state["etag"]:
                 headers = {"Range": "bytes=%d-" % state["received"], "If-Range": state["etag"]}
                 log.info("resuming download of %s at byte %d of %s", path, state["received"], state["total"])
-            answer = self._open(url, "GET", headers=headers, stream=True)
+            try:
+                answer = self._exchange(url, "GET", headers=headers, receive=receive)
+            finally:
+                download.handle.flush()
             if answer.status == 416:
                 raise TransportError("GET %s: range refused (the file changed?)" % mask_url(url), status=416,
                                      transient=False)
-            response = answer.body
-            with response:
-                if answer.status == 206:
-                    match = _CONTENT_RANGE.match(answer.headers.get("Content-Range", ""))
-                    if not match or int(match.group(1)) != state["received"]:
-                        raise TransportError("GET %s: unexpected Content-Range %r"
-                                             % (mask_url(url), answer.headers.get("Content-Range")), transient=False)
-                else:  # the whole file (first attempt, or the server ignored the range)
-                    state["hasher"].finish()
-                    download.handle.seek(0)
-                    download.handle.truncate()
-                    length = answer.headers.get("Content-Length")
-                    state["total"] = int(length) if length and length.isdigit() else None
-                    big = state["total"] is None or state["total"] >= THREAD_THRESHOLD
-                    state.update(received=0, hasher=StreamHash(threaded=big) if self.verify else _NO_HASH)
-                    state["etag"] = answer.headers.get("ETag")
-                    if state["etag"] and state["etag"].startswith("W/"):
-                        state["etag"] = None  # only a strong validator may resume
-                if self.verify:
-                    state["digest"] = parse_repr_digest(answer.headers.get("Repr-Digest"))
-                self._receive(response, download, state, progress, url)
+            if answer.status in HANDLED_STATUSES:
+                raise http_error("GET", url, answer.status, "", answer.body)
+            if state["total"] is not None and state["received"] != state["total"]:
+                raise connection_error("GET", url, "download ended after %d of %d bytes"
+                                       % (state["received"], state["total"]))
 
         try:
             self.retry.call(attempt, "GET", url)
@@ -337,34 +347,20 @@ class ResumableTransfers:
             download.discard()
             raise
 
-    @staticmethod
-    def _receive(response, download, state, progress, url):
-        total = state["total"]
-        if progress is not None:
-            progress(state["received"], total)
-        # The hashing thread reads a block after this loop has moved on, so blocks rotate through
-        # a pool larger than what the thread can hold (its queue plus the block it is hashing):
-        # a buffer is refilled only after the thread has finished with it.
-        threaded = getattr(state["hasher"], "queue", None) is not None
-        pool = [bytearray(BLOCK_SIZE) for _ in range(QUEUE_DEPTH + 2 if threaded else 1)]
-        turn = 0
-        try:
-            while True:
-                buffer = pool[turn % len(pool)]
-                turn += 1
-                count = response.readinto(buffer)
-                if not count:
-                    break
-                block = memoryview(buffer)[:count]
-                download.write(block)
-                state["hasher"].update(block)
-                state["received"] += count
-                if progress is not None and state["received"] != total:
-                    progress(state["received"], total)
-        except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
-            download.handle.flush()
-            raise connection_error("GET", url, "download interrupted after %d bytes: %r"
-                                   % (state["received"], error))
-        download.handle.flush()
-        if total is not None and state["received"] != total:
-            raise connection_error("GET", url, "download ended after %d of %d bytes" % (state["received"], total))
+
+def pooled_blocks(response, size=BLOCK_SIZE):
+    """``response.readinto`` blocks as views of buffers reused in turn, for a transport's
+    ``write(block)``: the hashing thread reads a block after the writer has moved on, so blocks
+    rotate through a pool larger than what the thread can hold (its queue plus the block it is
+    hashing); a buffer is refilled only after the thread has finished with it."""
+    pool = []
+    turn = 0
+    while True:
+        if len(pool) < QUEUE_DEPTH + 2:  # allocated as needed: a small file needs one or two
+            pool.append(bytearray(size))
+        buffer = pool[turn % len(pool)]
+        turn += 1
+        count = response.readinto(buffer)
+        if not count:
+            return
+        yield memoryview(buffer)[:count]

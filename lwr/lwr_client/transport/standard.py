@@ -16,7 +16,7 @@ from lwr.lwr_client.transport.base import (
     file_blocks,
     http_error,
 )
-from lwr.lwr_client.transport.resumable import ResumableTransfers
+from lwr.lwr_client.transport.resumable import HANDLED_STATUSES, Answer, ResumableTransfers, pooled_blocks
 from lwr.lwr_client.transport.retry import RetryPolicy
 
 __all__ = ["UrllibTransport", "Urllib2Transport"]
@@ -84,18 +84,7 @@ class UrllibTransport(ResumableTransfers, Transport):
         return self._send(url, "POST", multipart.chunks(self._progress(path, "upload")), headers, None)
 
     def _send(self, url, method, body, headers, output_path):
-        request = urllib.request.Request(url, data=body, headers=headers, method=method)
-        try:
-            response = self.opener.open(request, timeout=self.timeout)
-        except urllib.error.HTTPError as error:
-            body_start = error_body(error)
-            raise http_error(method, url, error.code, error.reason, body_start)
-        except urllib.error.URLError as error:
-            reason = error.reason
-            transient = not isinstance(reason, (ssl.SSLError, ssl.CertificateError))
-            raise connection_error(method, url, reason, transient=transient)
-        except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
-            raise connection_error(method, url, error or type(error).__name__)
+        response = self._urlopen(url, method, body, headers)
         with response:
             try:
                 if output_path is None:
@@ -104,6 +93,43 @@ class UrllibTransport(ResumableTransfers, Transport):
                 return output_path
             except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
                 raise connection_error(method, url, "response interrupted: %r" % (error,))
+
+    def _exchange(self, url, method, body=None, headers=None, receive=None):
+        """One request for :class:`ResumableTransfers` (the contract is in its ``_exchange``)."""
+        response = self._urlopen(url, method, body, headers or {}, HANDLED_STATUSES)
+        if isinstance(response, Answer):
+            return response
+        with response:
+            answer = Answer(response.status, response.headers, b"")
+            received = 0
+            try:
+                if receive is None:
+                    answer.body = response.read()
+                    return answer
+                write = receive(answer)
+                for block in pooled_blocks(response):
+                    write(block)
+                    received += len(block)
+            except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
+                raise connection_error(method, url, "response interrupted after %d bytes: %r" % (received, error))
+        return answer
+
+    def _urlopen(self, url, method, body, headers, handled=()):
+        """The open response; an :class:`Answer` for an error status in ``handled``; else raises."""
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        try:
+            return self.opener.open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as error:
+            body_start = error_body(error)
+            if error.code in handled:
+                return Answer(error.code, error.headers, body_start)
+            raise http_error(method, url, error.code, error.reason, body_start)
+        except urllib.error.URLError as error:
+            reason = error.reason
+            transient = not isinstance(reason, (ssl.SSLError, ssl.CertificateError))
+            raise connection_error(method, url, reason, transient=transient)
+        except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
+            raise connection_error(method, url, error or type(error).__name__)
 
     @staticmethod
     def _stream_to(response, output_path, method, url, progress=None):
