@@ -1,5 +1,6 @@
 """A small routing WSGI framework: route table, parameter binding, JSON errors (spec §1.1–1.2)."""
 import errno
+import functools
 import hmac
 import inspect
 import ipaddress
@@ -70,6 +71,12 @@ def bind_routes(table, modules):
 def _path_regex(template: str):
     pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
     return re.compile("^" + pattern + "$")
+
+
+@functools.lru_cache(maxsize=None)
+def _parameters(func):
+    """A route handler's parameters (handlers are module functions: a fixed, small set)."""
+    return inspect.signature(func).parameters
 
 
 class RoutingApp:
@@ -178,7 +185,7 @@ class RoutingApp:
 
     def _bind(self, request, func, path_args):
         kwargs = {}
-        parameters = inspect.signature(func).parameters
+        parameters = _parameters(func)
         # Long parameters (a Galaxy command line with many staged paths) may exceed the
         # request-line limit; a client may then send them as a form body instead (not to a
         # route that reads the body itself).

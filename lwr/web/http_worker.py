@@ -11,6 +11,7 @@ import logging
 import posixpath
 import ssl
 import sys
+import time
 from urllib.parse import unquote, urlsplit
 
 from lwr.web.http_download import send_file
@@ -22,6 +23,17 @@ __all__ = ["Exchange"]
 log = logging.getLogger("lwr.web.httpserver")
 
 _SMALL = 64 * 1024
+
+
+_DATE = [0, ""]  # (second, its HTTP date): formatted once a second, not once a response
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if _DATE[0] != now:
+        _DATE[1] = email.utils.formatdate(now, usegmt=True)
+        _DATE[0] = now
+    return _DATE[1]
 
 
 class Exchange:
@@ -157,7 +169,7 @@ class Exchange:
 
     def _head_bytes(self) -> bytes:
         status, headers = self.status_headers
-        lines = ["HTTP/1.1 " + status, "Date: " + email.utils.formatdate(usegmt=True)]
+        lines = ["HTTP/1.1 " + status, "Date: " + _http_date()]
         framed = False
         for name, value in headers:
             lower = name.lower()
