@@ -160,3 +160,17 @@ def test_verify_default_from_the_environment():
     assert transfer_verify_default({}) is True
     assert transfer_verify_default({"LWR_VERIFY_TRANSFERS": "0"}) is False
     assert transfer_verify_default({"LWR_VERIFY_TRANSFERS": "false"}) is False
+
+
+def test_a_download_answers_no_digest_to_a_client_that_does_not_want_one(server, tmp_path):
+    client_through(FaultyProxy(("127.0.0.1", server.port)).start(), "want1")  # sets the job up
+    output = server_path(server, "want1", "outputs", "o.dat")
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    digest = make_file(output, 3 * MIB)
+    url = "http://127.0.0.1:%d/jobs/want1/files?job_id=want1&name=o.dat&type=output&private_key=%s" % (
+        server.port, TOKEN)
+    for want, expected in ((None, True), ("sha-256=0", False), ("sha-256=3", True), ("sha-512=0", True)):
+        request = urllib.request.Request(url, headers={"Want-Repr-Digest": want} if want else {})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert hashlib.sha256(response.read()).hexdigest() == digest
+            assert (response.headers.get("Repr-Digest") == header_of(digest)) is expected, want

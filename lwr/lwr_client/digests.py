@@ -11,7 +11,8 @@ import queue
 import re
 import threading
 
-__all__ = ["repr_digest", "parse_repr_digest", "StreamHash", "THREAD_THRESHOLD", "QUEUE_DEPTH"]
+__all__ = ["repr_digest", "parse_repr_digest", "digest_wanted", "NO_DIGEST_WANTED", "StreamHash",
+           "THREAD_THRESHOLD", "QUEUE_DEPTH"]
 
 _REPR_DIGEST = re.compile(r"(?:^|,)\s*sha-256\s*=\s*:([A-Za-z0-9+/=]+):")
 
@@ -46,6 +47,25 @@ def parse_repr_digest(text):
     except (binascii.Error, ValueError):
         return None
     return raw.hex() if len(raw) == 32 else None
+
+
+_WANT_SHA256 = re.compile(r"(?:^|,)\s*sha-256\s*=\s*(\d+)\s*(?:,|$)")
+
+#: What a client that does not verify sends: ``Want-Repr-Digest`` with sha-256 "not acceptable".
+NO_DIGEST_WANTED = "sha-256=0"
+
+
+def digest_wanted(want_repr_digest) -> bool:
+    """Whether a download's ``Want-Repr-Digest`` request header (RFC 9530; None when absent)
+    leaves the SHA-256 wanted: only an explicit preference of 0 ("not acceptable") refuses it.
+
+    >>> digest_wanted(None), digest_wanted("sha-256=0"), digest_wanted("sha-512=3, sha-256=0")
+    (True, False, False)
+    >>> digest_wanted("sha-256=5"), digest_wanted("sha-512=0")
+    (True, True)
+    """
+    match = _WANT_SHA256.search(want_repr_digest or "")
+    return not (match and int(match.group(1)) == 0)
 
 
 class StreamHash:

@@ -12,6 +12,7 @@ import lwr
 from lwr import paths
 from lwr.health import health_response
 from lwr.metrics.route import metrics_response
+from lwr.lwr_client.digests import digest_wanted
 from lwr.lwr_client.path_type import OUTPUT_PATH_TYPES
 from lwr.lwr_client.setup_handler import build_job_config as client_job_config
 from lwr.manager_endpoint_util import status_dict, submit_job
@@ -280,11 +281,15 @@ def path(manager, job_id, name, type):
 
 
 def download_output(manager, environ, job_id, name, type="output"):
+    """The job's file, with its SHA-256 as ``Repr-Digest`` unless the client's
+    ``Want-Repr-Digest`` says it does not want one (then no hashing is done for it)."""
     job_directory = _job_directory(manager, job_id)
     output_path = job_directory.output_path(name, type)
+    digest = None
+    if digest_wanted(environ.get("HTTP_WANT_REPR_DIGEST")):
+        digest = lambda handle: resumable.cached_digest(job_directory.path, output_path, handle)  # noqa: E731
     return file_response(environ, output_path, "job %s has no %s file %r" % (job_id, type, name),
-                         root=job_directory.path,
-                         digest=lambda handle: resumable.cached_digest(job_directory.path, output_path, handle))
+                         root=job_directory.path, digest=digest)
 
 
 def healthz(app):

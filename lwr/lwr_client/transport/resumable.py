@@ -31,7 +31,14 @@ import os
 import re
 import uuid
 
-from lwr.lwr_client.digests import QUEUE_DEPTH, THREAD_THRESHOLD, StreamHash, parse_repr_digest, repr_digest
+from lwr.lwr_client.digests import (
+    NO_DIGEST_WANTED,
+    QUEUE_DEPTH,
+    THREAD_THRESHOLD,
+    StreamHash,
+    parse_repr_digest,
+    repr_digest,
+)
 from lwr.lwr_client.exceptions import DigestMismatch, TransportError
 from lwr.lwr_client.transport.base import BLOCK_SIZE, AtomicDownload, connection_error, http_error, mask_url
 
@@ -315,9 +322,9 @@ class ResumableTransfers:
                 progress(state["received"], state["total"])
 
         def attempt():
-            headers = {}
+            headers = {} if self.verify else {"Want-Repr-Digest": NO_DIGEST_WANTED}
             if state["received"] and state["etag"]:
-                headers = {"Range": "bytes=%d-" % state["received"], "If-Range": state["etag"]}
+                headers.update({"Range": "bytes=%d-" % state["received"], "If-Range": state["etag"]})
                 log.info("resuming download of %s at byte %d of %s", path, state["received"], state["total"])
             try:
                 answer = self._exchange(url, "GET", headers=headers, receive=receive)
