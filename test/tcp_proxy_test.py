@@ -94,7 +94,9 @@ def test_a_cut_refuses_the_client_and_leaves_the_server_side_as_asked(how):
         proxy.close()
         listener.close()
     assert took is not None and took < 2
-    assert received == MIB and ended == {"close": "eof", "reset": "reset", "half-open": "open"}[how]
+    assert ended == {"close": "eof", "reset": "reset", "half-open": "open"}[how]
+    # a reset drops what the server's kernel held unread; the other cuts deliver every relayed byte
+    assert received <= MIB if how == "reset" else received == MIB
 
 
 def _send_until_refused_on(sock, seconds):
