@@ -4,9 +4,10 @@ serve`` LWR behind :class:`~test.support.tcp_proxy.FaultyProxy`).
 The bench's ``--cut-at`` mode once hung a minute: the client asked the offset while the cut
 request's worker was still storing what the network had buffered, so it resumed from a stale
 offset; the server answered 409 without reading that body and the client, still sending,
-stalled until its timeout (on the proxy's zero window: ``test/tcp_proxy_test.py``). Now the offset route answers once no earlier request writes the
-partial (one still blocked on a dead connection is stopped after a second), and a newer upload
-request takes the partial over the same way.
+stalled until its timeout (on the proxy's zero window: ``test/tcp_proxy_test.py``). Now the
+offset route answers once no earlier request writes the partial (one still blocked on a dead
+connection is stopped after a second), and a newer upload request takes the partial over the
+same way.
 """
 import hashlib
 import os
@@ -87,11 +88,12 @@ def test_the_offset_waits_for_a_writer_on_a_half_open_connection_only_briefly(se
     """The cut request's connection stays open and silent (a lost network); the offset counts
     every byte it delivered and the rest goes on at once (was: a 30 s wait for the lock)."""
     proxy = FaultyProxy(("127.0.0.1", server.port)).start()
-    url = "%sjobs/half/files?job_id=half&name=a.dat&type=input&upload_id=u1&private_key=" % server.url + TOKEN
+    query = "jobs/half/files?job_id=half&name=a.dat&type=input&upload_id=u1&private_key=" + TOKEN
+    url = server.url + query
     server.json("POST", "jobs", {"job_id": "half"})
     sent = 4 * MIB
     proxy.add_fault(Fault("up", cut=sent + 300, how="half-open"))  # the head, then 4 MiB of the body
-    proxied = "http://127.0.0.1:%d/jobs/half/files?job_id=half&name=a.dat&type=input&upload_id=u1&private_key=%s" % (proxy.port, TOKEN)
+    proxied = "http://127.0.0.1:%d/%s" % (proxy.port, query)
     headers = {"Content-Type": "application/octet-stream"}
     first = threading.Thread(target=lambda: _try(lambda: _post(proxied, b"x" * SIZE, headers, 5)), daemon=True)
     try:
