@@ -174,8 +174,12 @@ def _let_go(writer):
 def settled_offset(path: str) -> int:
     """:func:`partial_offset` once no earlier request is writing the partial (one still
     writing is given :data:`TAKEOVER_GRACE_SECONDS`, then stopped): the offset a resuming
-    client asks for counts every byte the server will keep."""
-    writer = _take_over(path)
+    client asks for counts every byte the server will keep. (A writer that cannot be stopped
+    and holds on past :data:`WRITER_WAIT_SECONDS`: the size now.)"""
+    try:
+        writer = _take_over(path)
+    except OffsetMismatch as exc:
+        return exc.offset
     try:
         return partial_offset(path)
     finally:
