@@ -4,6 +4,7 @@ import hashlib
 import io
 import os
 import threading
+import time
 
 import pytest
 
@@ -63,6 +64,8 @@ def test_a_wrong_client_digest_removes_the_partial_and_names_both(tmp_path):
 
 
 def test_one_writer_per_partial(tmp_path, monkeypatch):
+    """A writer that cannot be stopped (no ``abort``) keeps the partial: the newer request gets 409."""
+    monkeypatch.setattr(resumable, "TAKEOVER_GRACE_SECONDS", 0.1)
     monkeypatch.setattr(resumable, "WRITER_WAIT_SECONDS", 0.2)
     partial = resumable.partial_path(str(tmp_path), "input", "a.dat", "u5")
     gate = threading.Event()
@@ -76,6 +79,82 @@ def test_one_writer_per_partial(tmp_path, monkeypatch):
         gate.set()
         first.join()
     assert resumable.append_to_partial(partial, io.BytesIO(b"efgh"), 4, 4, 8)[0] == 8
+
+
+class DeadConnection:
+    """A request body whose connection went quiet after ``data``: reads block until ``abort``
+    (what shutting the socket down does to a blocked read: the end of the stream)."""
+
+    def __init__(self, data):
+        self.data = io.BytesIO(data)
+        self.gone = threading.Event()
+        self.aborted = 0
+
+    def abort(self):
+        self.aborted += 1
+        self.gone.set()
+
+    def read(self, size=-1):
+        block = self.data.read(size)
+        if block:
+            return block
+        self.gone.wait()
+        return b""
+
+
+def _writing(partial, stream, length, total):
+    """``append_to_partial`` in a thread; the list gets its HttpError status (or the result)."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(resumable.append_to_partial(partial, stream, length, 0, total, abort=stream.abort))
+        except HttpError as exc:
+            outcome.append(exc.status)
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_newer_request_takes_the_partial_from_a_writer_on_a_dead_connection(tmp_path, monkeypatch):
+    monkeypatch.setattr(resumable, "TAKEOVER_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(resumable, "WRITER_WAIT_SECONDS", 5)
+    partial = resumable.partial_path(str(tmp_path), "input", "a.dat", "u6")
+    stream = DeadConnection(b"abcd")
+    thread, outcome = _writing(partial, stream, 8, 8)
+    while stream.data.tell() < 4:  # read (in the file's buffer until the writer lets go)
+        time.sleep(0.01)
+    started = time.monotonic()
+    assert resumable.settled_offset(partial) == 4  # the offset query stops the dead writer
+    assert time.monotonic() - started < 2 and stream.aborted == 1
+    thread.join(2)
+    assert outcome == [408]
+    assert resumable.append_to_partial(partial, io.BytesIO(b"efgh"), 4, 4, 8)[1] == \
+        hashlib.sha256(b"abcdefgh").hexdigest()
+
+
+def test_an_upload_request_takes_over_too_and_a_writer_that_finishes_in_the_grace_is_left_be(tmp_path,
+                                                                                            monkeypatch):
+    monkeypatch.setattr(resumable, "TAKEOVER_GRACE_SECONDS", 0.2)
+    monkeypatch.setattr(resumable, "WRITER_WAIT_SECONDS", 5)
+    partial = resumable.partial_path(str(tmp_path), "input", "a.dat", "u7")
+    stream = DeadConnection(b"ab")
+    thread, outcome = _writing(partial, stream, 4, 4)
+    while stream.data.tell() < 2:
+        time.sleep(0.01)
+    assert resumable.append_to_partial(partial, io.BytesIO(b"cd"), 2, 2, 4)[0] == 4
+    thread.join(2)
+    assert outcome == [408] and stream.aborted == 1
+    # a writer storing its last bytes (slow disk, a network buffer to drain) is waited for, not stopped
+    other = resumable.partial_path(str(tmp_path), "input", "b.dat", "u8")
+    gate = threading.Event()
+    slow = GatedStream(b"wxyz", gate)
+    slow.abort = lambda: pytest.fail("a writer finishing within the grace was stopped")
+    thread, outcome = _writing(other, slow, 4, 4)
+    threading.Timer(0.05, gate.set).start()
+    assert resumable.settled_offset(other) in (0, 4)  # 0 only if asked before the writer started
+    thread.join(2)
+    assert resumable.settled_offset(other) == 4 and outcome[0][0] == 4
 
 
 def test_the_sweep_removes_only_partials_idle_past_the_timeout(tmp_path):

@@ -9,6 +9,7 @@ kept alive, or drained and closed when the application left part of the body unr
 import email.utils
 import logging
 import posixpath
+import socket
 import ssl
 import sys
 import time
@@ -87,6 +88,15 @@ class Exchange:
         except OSError:
             pass
 
+    def _abort(self):
+        """Shut this request's connection down from another thread (``lwr.abort_connection``):
+        a read blocked on it returns at once (end of stream), whatever is still to be sent fails.
+        A newer request of the same resumable upload calls it (:mod:`lwr.web.resumable`)."""
+        try:
+            socket.socket.shutdown(self.connection.sock, socket.SHUT_RDWR)  # the plain socket's, TLS too
+        except OSError:
+            pass
+
     def _environ(self):
         head, server = self.head, self.server
         target = head.target
@@ -117,6 +127,7 @@ class Exchange:
             "CONTENT_LENGTH": "" if head.chunked else str(head.content_length or 0),
             "SERVER_NAME": server.host, "SERVER_PORT": str(server.port),
             "SERVER_PROTOCOL": head.version, "REMOTE_ADDR": self.connection.address,
+            "lwr.abort_connection": self._abort,
         }
         if tls:
             environ["HTTPS"] = "on"

@@ -35,6 +35,7 @@ __all__ = [
     "parse_repr_digest",
     "partial_path",
     "partial_offset",
+    "settled_offset",
     "append_to_partial",
     "commit_partial",
     "stream_with_digest",
@@ -59,11 +60,24 @@ _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-(\d+)|\*)/(\d+)$")
 # path of a partial -> (bytes hashed, hash object): the hash state between two requests.
 _STATES = {}
 _LOCK = threading.Lock()
-# path of a partial -> the lock its writer holds: a resumed request may arrive while the
-# handler of the cut one is still draining what the network had buffered.
+# path of a partial -> its _Writer: one request writes a partial at a time.
 _WRITERS = {}
-#: How long a request waits for an earlier writer of the same partial to finish.
+#: How long a newer request lets the current writer of the same partial finish on its own (it
+#: may be storing what the network had buffered before a cut) before taking the partial over.
+TAKEOVER_GRACE_SECONDS = 1.0
+#: How long a request waits for the writer it took the partial from to let go (when that
+#: writer cannot be stopped, e.g. under a server runner with no ``lwr.abort_connection``).
 WRITER_WAIT_SECONDS = 30.0
+
+
+class _Writer:
+    """The lock of one partial and how to stop the request holding it (``abort``: shuts its
+    connection down, so a worker blocked reading a dead or half-open connection gives up now
+    rather than after ``socket_timeout``)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.abort = None
 
 
 def check_upload_id(upload_id: str) -> str:
@@ -134,26 +148,62 @@ def _forget(path):
         _WRITERS.pop(path, None)
 
 
-def _writer_lock(path):
+def _take_over(path, abort=None) -> _Writer:
+    """The partial's writer lock, acquired. A client sends one request of an upload at a time,
+    so a request still holding it belongs to a connection the client has given up (cut, reset,
+    timed out): after :data:`TAKEOVER_GRACE_SECONDS` it is stopped. 409 with the offset if it
+    still holds the partial :data:`WRITER_WAIT_SECONDS` later."""
     with _LOCK:
-        return _WRITERS.setdefault(path, threading.Lock())
+        writer = _WRITERS.setdefault(path, _Writer())
+    if not writer.lock.acquire(timeout=TAKEOVER_GRACE_SECONDS):
+        with _LOCK:  # under _LOCK: the holder cannot let go meanwhile, and its abort is its own
+            stop = writer.abort
+            if stop is not None:
+                log.info("partial %s: a newer request takes over from a writer still holding it",
+                         os.path.basename(path))
+                stop()
+        if not writer.lock.acquire(timeout=WRITER_WAIT_SECONDS):
+            raise OffsetMismatch(partial_offset(path))
+    with _LOCK:
+        writer.abort = abort
+    return writer
 
 
-def append_to_partial(path: str, stream, length, first: int, total: int):
+def _let_go(writer):
+    with _LOCK:
+        writer.abort = None
+    writer.lock.release()
+
+
+def settled_offset(path: str) -> int:
+    """:func:`partial_offset` once no earlier request is writing the partial (one still
+    writing is given :data:`TAKEOVER_GRACE_SECONDS`, then stopped): the offset a resuming
+    client asks for counts every byte the server will keep. (A writer that cannot be stopped
+    and holds on past :data:`WRITER_WAIT_SECONDS`: the size now.)"""
+    try:
+        writer = _take_over(path)
+    except OffsetMismatch as exc:
+        return exc.offset
+    try:
+        return partial_offset(path)
+    finally:
+        _let_go(writer)
+
+
+def append_to_partial(path: str, stream, length, first: int, total: int, abort=None):
     """Append ``length`` body bytes at ``first`` (which must be the partial's size; 409 with the
     size otherwise). Returns ``(new offset, hexdigest when complete or None)``.
 
     A body that ends early keeps what arrived (that is the point) and answers 408 (a client
-    retries that: it asks for the offset and sends the rest). One writer
-    per partial at a time; a second waits for the first to finish.
+    retries that: it asks for the offset and sends the rest). One writer per partial at a
+    time: a newer request takes the partial over (:func:`_take_over`), calling the current
+    writer's ``abort`` (it shuts that request's connection down).
     """
-    lock = _writer_lock(path)
-    if not lock.acquire(timeout=WRITER_WAIT_SECONDS):
-        raise OffsetMismatch(partial_offset(path))
+    writer = _take_over(path, abort)
     try:
         return _append(path, stream, length, first, total)
     finally:
-        lock.release()
+        _let_go(writer)
 
 
 def _append(path, stream, length, first, total):
@@ -209,13 +259,11 @@ def commit_partial(path: str, final_path: str, client_digest, total):
     """Rename the complete partial onto ``final_path`` if its SHA-256 is ``client_digest``
     (when given); returns the server's hexdigest. 422 naming both digests otherwise (the
     partial is removed: the client starts again)."""
-    lock = _writer_lock(path)
-    if not lock.acquire(timeout=WRITER_WAIT_SECONDS):
-        raise OffsetMismatch(partial_offset(path))
+    writer = _take_over(path)
     try:
         return _commit(path, final_path, client_digest, total)
     finally:
-        lock.release()
+        _let_go(writer)
 
 
 def _commit(path, final_path, client_digest, total):

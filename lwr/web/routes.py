@@ -227,7 +227,8 @@ def _resumable_upload(job_directory_path, environ, app, path, name, type, upload
             if length is not None and length != last - first + 1:
                 raise HttpError(400, "Content-Range %d-%d does not match the Content-Length %d"
                                 % (first, last, length))
-        offset, digest = resumable.append_to_partial(partial, stream, length, first, total)
+        offset, digest = resumable.append_to_partial(partial, stream, length, first, total,
+                                                     abort=environ.get("lwr.abort_connection"))
         if offset == total and client_digest is not None:  # the last part, with the whole file's digest
             return _commit_upload(job_directory_path, partial, path, name, type, upload_id, client_digest, total)
     except resumable.OffsetMismatch as exc:
@@ -256,7 +257,8 @@ def upload_offset(manager, app, job_id, name, type, upload_id):
     job_directory.calculate_path(name, type)  # the same checks on name and type as the upload
     resumable.check_upload_id(upload_id)
     resumable.sweep_partials(job_directory.path, _idle_timeout(app))
-    return {"offset": resumable.partial_offset(
+    # settled: a request of this upload still writing (its connection cut) is finished or stopped first
+    return {"offset": resumable.settled_offset(
         resumable.partial_path(job_directory.path, type, name, upload_id))}
 
 

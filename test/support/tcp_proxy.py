@@ -12,10 +12,11 @@ another :meth:`start` on the same port ("the server comes back").
 stalled for a while, or one byte corrupted in flight (``test/transfers_test.py``).
 """
 import socket
+import struct
 import threading
 import time
 
-__all__ = ["TcpProxy", "FaultyProxy", "Fault", "pipe", "close_quietly", "shut_down"]
+__all__ = ["TcpProxy", "FaultyProxy", "Fault", "CUTS", "pipe", "close_quietly", "shut_down", "reset"]
 
 
 def close_quietly(sock):
@@ -39,6 +40,17 @@ def pipe(source, sink):
         pass
     finally:
         shut_down(source, sink)
+
+
+def reset(sock):
+    """Close ``sock`` with a reset (RST) instead of an orderly close (FIN); a thread blocked
+    reading it returns (end of stream)."""
+    for step in (lambda: sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)),
+                 lambda: sock.shutdown(socket.SHUT_RD), sock.close):  # SHUT_RD sends nothing
+        try:
+            step()
+        except OSError:
+            pass
 
 
 def shut_down(*sockets):
@@ -94,9 +106,12 @@ class TcpProxy:
         return client
 
     def relay(self, client, upstream):
-        """Pass bytes both ways until either side closes."""
-        threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        """Pass bytes both ways until either side closes, then close both sockets."""
+        down = threading.Thread(target=pipe, args=(upstream, client), daemon=True)
+        down.start()
         pipe(client, upstream)
+        down.join()
+        _closed(client, upstream)
 
     def stop(self):
         """No new connections; those open stay."""
@@ -114,15 +129,35 @@ class TcpProxy:
     close = cut
 
 
+def _closed(*sockets):
+    """Close sockets both of whose directions have ended. Shut down is not enough: a socket
+    left open with unread bytes keeps a zero receive window, and a peer still sending stalls
+    until its timeout instead of getting a reset."""
+    for sock in sockets:
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
+#: How a :class:`Fault` cuts: both sides closed (the server sees the end of the stream, the
+#: client a reset), both reset, or the client's side closed and the server's left open and
+#: silent (a lost network: the server's read waits for bytes that never come).
+CUTS = ("close", "reset", "half-open")
+
+
 class Fault:
     """What a :class:`FaultyProxy` does to one connection, in one ``direction`` (``"up"``: client
-    to server, ``"down"``: back): ``cut`` after that many bytes, ``stall`` for ``seconds`` after
-    that many bytes, or ``corrupt`` (flip) the byte at that offset. Offsets count the
-    connection's bytes in that direction, HTTP headers included."""
+    to server, ``"down"``: back): ``cut`` after that many bytes (``how``: one of :data:`CUTS`),
+    ``stall`` for ``seconds`` after that many bytes, or ``corrupt`` (flip) the byte at that
+    offset. Offsets count the connection's bytes in that direction, HTTP headers included."""
 
-    def __init__(self, direction="up", cut=None, stall=None, seconds=0.0, corrupt=None):
+    def __init__(self, direction="up", cut=None, stall=None, seconds=0.0, corrupt=None, how="close"):
         if direction not in ("up", "down"):
             raise ValueError("direction must be 'up' or 'down'")
+        if how not in CUTS:
+            raise ValueError("how must be one of %s" % ", ".join(CUTS))
+        self.how = how
         self.direction = direction
         self.cut = cut
         self.stall = stall
@@ -150,11 +185,14 @@ class FaultyProxy(TcpProxy):
         with self._lock:
             self.connections += 1
             fault = self.faults.pop(0) if self.faults else self.always
-        down = threading.Thread(target=self._pipe, args=(upstream, client, "down", fault), daemon=True)
+        cut = threading.Event()  # set by the direction that cuts: the other leaves the sockets be
+        down = threading.Thread(target=self._pipe, args=(upstream, client, "down", fault, cut), daemon=True)
         down.start()
-        self._pipe(client, upstream, "up", fault)
+        self._pipe(client, upstream, "up", fault, cut)
+        down.join()  # a half-open cut: until stop()/cut() closes the server's side
+        _closed(client, upstream)
 
-    def _pipe(self, source, sink, direction, fault):
+    def _pipe(self, source, sink, direction, fault, cut):
         if fault is None or fault.direction != direction:
             fault = None
         position = 0
@@ -174,8 +212,8 @@ class FaultyProxy(TcpProxy):
                     if keep > 0:
                         sink.sendall(block[:keep])
                         self._count(direction, keep)
-                    close_quietly(source)
-                    close_quietly(sink)
+                    cut.set()
+                    self._cut(source, sink, direction, fault.how)
                     return
                 if fault is not None and fault.stall is not None and not stalled and end >= fault.stall:
                     keep = fault.stall - position
@@ -189,8 +227,20 @@ class FaultyProxy(TcpProxy):
                 position = end
         except OSError:
             pass
-        finally:
+        if not cut.is_set():
             shut_down(source, sink)
+
+    @staticmethod
+    def _cut(source, sink, direction, how):
+        client, server = (source, sink) if direction == "up" else (sink, source)
+        if how == "reset":
+            reset(client)
+            reset(server)
+        elif how == "half-open":
+            close_quietly(client)  # the server's side stays open; stop()/cut() closes it
+        else:
+            close_quietly(client)
+            close_quietly(server)
 
     def _count(self, direction, count):
         with self._lock:
