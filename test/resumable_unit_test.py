@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from lwr import file_digests
 from lwr.web import resumable
 from lwr.web.framework import HttpError
 
@@ -191,17 +192,17 @@ def test_a_recorded_digest_lives_in_an_extended_attribute_and_follows_the_file(t
     (job / "outputs").mkdir(parents=True)
     path = job / "outputs" / "o.dat"
     path.write_bytes(b"abc" * 1000)
-    resumable.record_digest(str(job), str(path), "0" * 64)  # deliberately not the real digest
-    assert b"0" * 64 in os.getxattr(str(path), resumable.DIGEST_XATTR)
-    assert not (job / resumable.DIGEST_DIRECTORY).exists()  # no record file where xattrs work
+    file_digests.record_digest(str(job), str(path), "0" * 64)  # deliberately not the real digest
+    assert b"0" * 64 in os.getxattr(str(path), file_digests.DIGEST_XATTR)
+    assert not (job / file_digests.DIGEST_DIRECTORY).exists()  # no record file where xattrs work
     with open(path, "rb") as handle:
-        assert resumable.cached_digest(str(job), str(path), handle) == "0" * 64  # the record, unread
+        assert file_digests.cached_digest(str(job), str(path), handle) == "0" * 64  # the record, unread
     with open(path, "ab") as handle:
         handle.write(b"more")  # the file changed: its digest is computed again and recorded
     with open(path, "rb") as handle:
-        assert resumable.cached_digest(str(job), str(path), handle) == _digest_of_file(path)
+        assert file_digests.cached_digest(str(job), str(path), handle) == _digest_of_file(path)
     with open(path, "rb") as handle:
-        assert resumable.cached_digest(str(job), str(path), handle) == _digest_of_file(path)
+        assert file_digests.cached_digest(str(job), str(path), handle) == _digest_of_file(path)
 
 
 def test_without_extended_attributes_the_digest_is_recorded_in_the_job_directory(tmp_path, monkeypatch):
@@ -214,7 +215,7 @@ def test_without_extended_attributes_the_digest_is_recorded_in_the_job_directory
     job.mkdir()
     path = job / "o.dat"
     path.write_bytes(b"xyz")
-    resumable.record_digest(str(job), str(path), "1" * 64)
-    assert len(os.listdir(job / resumable.DIGEST_DIRECTORY)) == 1
+    file_digests.record_digest(str(job), str(path), "1" * 64)
+    assert len(os.listdir(job / file_digests.DIGEST_DIRECTORY)) == 1
     with open(path, "rb") as handle:
-        assert resumable.cached_digest(str(job), str(path), handle) == "1" * 64
+        assert file_digests.cached_digest(str(job), str(path), handle) == "1" * 64

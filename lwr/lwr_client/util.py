@@ -99,7 +99,6 @@ def unique_path_prefix(path: str) -> str:
     return hashlib.md5(path.encode("utf-8")).hexdigest()
 
 
-_RANDOM_CHARACTERS = "abcdefghijklmnopqrstuvwxyz0123456789_"
 
 
 class ReplacingFile:
@@ -125,7 +124,7 @@ class ReplacingFile:
             os.makedirs(directory, exist_ok=True)
         prefix = ".%s." % name[:100] if prefix is None else prefix
         while True:
-            random_part = "".join(secrets.choice(_RANDOM_CHARACTERS) for _ in range(8))
+            random_part = secrets.token_hex(4)  # one read of the random source, not eight
             self.tmp_path = os.path.join(directory, prefix + random_part + suffix)
             try:
                 fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)

@@ -1,7 +1,9 @@
 """What the stateful proxy tells others about its jobs: phase listeners (job history, metrics),
-the status callback and the terminal statuses awaiting confirmed publication (message queue)."""
+the status callback and the terminal statuses awaiting confirmed publication (message queue);
+and what it does when its manager sees a job's process end (:meth:`ProxyHooks._job_ended`)."""
 import logging
 
+from lwr import file_digests
 from lwr.managers.active_jobs import PendingTerminalStatuses
 
 __all__ = ["ProxyHooks"]
@@ -51,3 +53,17 @@ class ProxyHooks:
             self.state_change_callback(new_status, job_id)
         except Exception:
             log.exception("job %s: status callback for %s failed", job_id, new_status)
+
+    # -- a local job's process ended ---------------------------------------------------------------
+    def _job_ended(self, job_id):
+        """Told by the manager's thread that waited for the job (``on_job_end``): the digests of
+        the job's small outputs are recorded while the files are in the page cache (the
+        download that follows answers ``Repr-Digest`` without reading them first), then the
+        monitor is woken to record the end at once."""
+        try:
+            job_directory = self._proxied_manager.job_directory(job_id)
+            file_digests.record_small_files(job_directory.path, (job_directory.sub_directory("outputs"),
+                                                                 job_directory.sub_directory("working")))
+        except Exception:
+            log.debug("job %s: recording its outputs' digests failed", job_id, exc_info=True)
+        self.monitor.wake()

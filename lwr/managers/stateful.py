@@ -52,7 +52,7 @@ class StatefulManagerProxy(ProxyHooks, ManagerInterface):
         self.monitor = JobMonitor(self.name, self.active_jobs.active_job_ids, self.advance, self.threads,
                                   interval=self.min_polling_interval, forget=self.active_jobs.deactivate,
                                   unknown=(UnknownJob,))
-        proxied_manager.on_job_end = lambda job_id: self.monitor.wake()
+        proxied_manager.on_job_end = self._job_ended
 
     @property
     def proxied_manager(self) -> ManagerInterface:

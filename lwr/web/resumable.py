@@ -12,9 +12,7 @@ The server's SHA-256 is computed while the bytes stream in: the hash state of ea
 kept in memory between requests, so a resumed upload goes on hashing where it stopped. Only
 after a server restart (the state is lost) is the held prefix read once more to rebuild it.
 """
-import errno
 import hashlib
-import json
 import logging
 import os
 import re
@@ -28,7 +26,6 @@ from lwr.web.framework import HttpError
 __all__ = [
     "DEFAULT_IDLE_TIMEOUT",
     "PARTIAL_DIRECTORY",
-    "DIGEST_DIRECTORY",
     "check_upload_id",
     "parse_content_range",
     "repr_digest",
@@ -40,8 +37,6 @@ __all__ = [
     "commit_partial",
     "stream_with_digest",
     "sweep_partials",
-    "cached_digest",
-    "record_digest",
 ]
 
 log = logging.getLogger(__name__)
@@ -49,10 +44,6 @@ log = logging.getLogger(__name__)
 #: Partials untouched for this long (seconds) are removed (``partial_upload_idle_timeout``).
 DEFAULT_IDLE_TIMEOUT = 24 * 3600.0
 PARTIAL_DIRECTORY = ".partial-uploads"
-DIGEST_DIRECTORY = ".digests"
-#: The extended attribute holding a file's recorded digest (``.digests/`` where there are none).
-DIGEST_XATTR = "user.lwr.sha256"
-_NO_XATTR = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.ENOSYS, errno.E2BIG, errno.ENOSPC}
 
 _UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(\d+)-(\d+)|\*)/(\d+)$")
@@ -126,6 +117,8 @@ def _state(path, offset):
     if held is not None and held[0] == offset:
         return held[1].copy()
     hasher = hashlib.sha256()
+    if offset == 0:
+        return hasher
     with open(path, "rb") as handle:
         remaining = offset
         while remaining:
@@ -213,13 +206,11 @@ def _append(path, stream, length, first, total):
         raise OffsetMismatch(current)
     if length is not None and first + length > total:
         raise HttpError(400, "the body runs past the announced total of %d bytes" % total)
-    if first == 0 and not os.path.exists(path):
-        open(path, "ab").close()
     hashing = StreamHash(_state(path, first), threaded=length is None or length >= THREAD_THRESHOLD)
     offset = first
     cut = None
     try:
-        with open(path, "r+b") as handle:
+        with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o666), "r+b") as handle:
             handle.seek(first)
             handle.truncate()
             try:
@@ -317,68 +308,3 @@ def sweep_partials(job_directory_path: str, idle_timeout: float, now=None) -> in
         except FileNotFoundError:
             pass
     return removed
-
-
-# -- digests of whole files, for downloads -----------------------------------------------------------
-def _digest_record(job_directory_path, path):
-    key = hashlib.sha256(os.path.relpath(path, job_directory_path).encode("utf-8", "surrogateescape")).hexdigest()
-    return os.path.join(job_directory_path, DIGEST_DIRECTORY, key[:40])
-
-
-def _identity(info):
-    return [info.st_ino, info.st_size, info.st_mtime_ns]
-
-
-def record_digest(job_directory_path: str, path: str, hexdigest: str, info=None) -> None:
-    """Remember ``path``'s SHA-256 for the file as it is now (inode, size, mtime): in an
-    extended attribute of the file (one system call), else in a record under ``.digests/``."""
-    info = info or os.stat(path)
-    value = json.dumps({"identity": _identity(info), "sha256": hexdigest})
-    try:
-        os.setxattr(path, DIGEST_XATTR, value.encode("ascii"), follow_symlinks=False)
-        return
-    except (AttributeError, OSError) as exc:  # no xattrs here (platform, file system, mount)
-        if not isinstance(exc, AttributeError) and exc.errno not in _NO_XATTR:
-            raise
-    record = _digest_record(job_directory_path, path)
-    os.makedirs(os.path.dirname(record), exist_ok=True)
-    tmp = "%s.%d.tmp" % (record, threading.get_ident())
-    with open(tmp, "w") as handle:
-        handle.write(value)
-    os.replace(tmp, record)
-
-
-def _recorded_digest(job_directory_path, path, handle):
-    """The recorded ``{"identity": ..., "sha256": ...}`` of the open file, or None."""
-    try:
-        return json.loads(os.getxattr(handle.fileno(), DIGEST_XATTR))
-    except (AttributeError, OSError, ValueError):
-        pass
-    try:
-        with open(_digest_record(job_directory_path, path)) as stored:
-            return json.load(stored)
-    except (OSError, ValueError):
-        return None
-
-
-def cached_digest(job_directory_path: str, path: str, handle):
-    """The SHA-256 of the open file ``handle`` (at ``path``): the recorded one if the file is
-    unchanged since, else computed now (one read of the file) and recorded."""
-    info = os.fstat(handle.fileno())
-    data = _recorded_digest(job_directory_path, path, handle)
-    if isinstance(data, dict) and data.get("identity") == _identity(info) and isinstance(data.get("sha256"), str):
-        return data["sha256"]
-    hasher = hashlib.sha256()
-    position = 0
-    while True:
-        block = os.pread(handle.fileno(), CHUNK_SIZE * 4, position)
-        if not block:
-            break
-        hasher.update(block)
-        position += len(block)
-    digest = hasher.hexdigest()
-    try:
-        record_digest(job_directory_path, path, digest, info)
-    except OSError as exc:
-        log.warning("could not record the digest of %s: %s", path, exc)
-    return digest

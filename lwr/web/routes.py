@@ -9,7 +9,7 @@ import shutil
 from webob import Response
 
 import lwr
-from lwr import paths
+from lwr import file_digests, paths
 from lwr.health import health_response
 from lwr.metrics.route import metrics_response
 from lwr.lwr_client.digests import digest_wanted
@@ -192,7 +192,7 @@ def _digest_answer(answer, digest, status=200):
 
 def _record_digest(job_directory_path, path, digest):
     try:
-        resumable.record_digest(job_directory_path, path, digest)
+        file_digests.record_digest(job_directory_path, path, digest)
     except OSError as exc:
         log.warning("could not record the digest of %s: %s", path, exc)
 
@@ -289,7 +289,7 @@ def download_output(manager, environ, job_id, name, type="output"):
     output_path = job_directory.output_path(name, type)
     digest = None
     if digest_wanted(environ.get("HTTP_WANT_REPR_DIGEST")):
-        digest = lambda handle: resumable.cached_digest(job_directory.path, output_path, handle)  # noqa: E731
+        digest = lambda handle: file_digests.cached_digest(job_directory.path, output_path, handle)  # noqa: E731
     return file_response(environ, output_path, "job %s has no %s file %r" % (job_id, type, name),
                          root=job_directory.path, digest=digest)
 

@@ -69,6 +69,11 @@ class Answer:
         return value if isinstance(value, dict) else {}
 
 
+#: Downloads at least this long hash on a helper thread, overlapping the receive (smaller ones
+#: hash as they arrive: starting the thread would cost more than it saves).
+DOWNLOAD_THREAD_THRESHOLD = 2 * 1024 * 1024
+
+
 class _Hashing:
     """SHA-256 of a file read in order from 0; bytes read again after a resume are not hashed twice."""
 
@@ -303,7 +308,7 @@ class ResumableTransfers:
                 download.handle.truncate()
                 length = answer.headers.get("Content-Length")
                 state["total"] = int(length) if length and length.isdigit() else None
-                big = state["total"] is None or state["total"] >= THREAD_THRESHOLD
+                big = state["total"] is None or state["total"] >= DOWNLOAD_THREAD_THRESHOLD
                 state.update(received=0, hasher=StreamHash(threaded=big) if self.verify else _NO_HASH)
                 state["etag"] = answer.headers.get("ETag")
                 if state["etag"] and state["etag"].startswith("W/"):
