@@ -212,7 +212,10 @@ def _append(path, stream, length, first, total):
     try:
         with os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT, 0o666), "r+b") as handle:
             handle.seek(first)
-            handle.truncate()
+            if os.fstat(handle.fileno()).st_size > first:
+                # Only when there is something to cut: ext4 takes a truncation (even of nothing)
+                # followed by writes for a file being replaced, and writes it out at close.
+                handle.truncate()
             try:
                 while length is None or offset - first < length:
                     want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - (offset - first))

@@ -69,11 +69,6 @@ class Answer:
         return value if isinstance(value, dict) else {}
 
 
-#: Downloads at least this long hash on a helper thread, overlapping the receive (smaller ones
-#: hash as they arrive: starting the thread would cost more than it saves).
-DOWNLOAD_THREAD_THRESHOLD = 2 * 1024 * 1024
-
-
 class _Hashing:
     """SHA-256 of a file read in order from 0; bytes read again after a resume are not hashed twice."""
 
@@ -304,11 +299,12 @@ class ResumableTransfers:
                                          % (mask_url(url), answer.headers.get("Content-Range")), transient=False)
             else:  # the whole file (first attempt, or the server ignored the range)
                 state["hasher"].finish()
-                download.handle.seek(0)
-                download.handle.truncate()
+                if download.handle.tell():  # (never truncate an empty file: ext4 then flushes it at close)
+                    download.handle.seek(0)
+                    download.handle.truncate()
                 length = answer.headers.get("Content-Length")
                 state["total"] = int(length) if length and length.isdigit() else None
-                big = state["total"] is None or state["total"] >= DOWNLOAD_THREAD_THRESHOLD
+                big = state["total"] is None or state["total"] >= THREAD_THRESHOLD
                 state.update(received=0, hasher=StreamHash(threaded=big) if self.verify else _NO_HASH)
                 state["etag"] = answer.headers.get("ETag")
                 if state["etag"] and state["etag"].startswith("W/"):
@@ -317,6 +313,8 @@ class ResumableTransfers:
                 state["digest"] = parse_repr_digest(answer.headers.get("Repr-Digest"))
             if progress is not None:
                 progress(state["received"], state["total"])
+            # blocks a hashing thread may still hold must not be refilled: rotate through a pool
+            write.buffers = QUEUE_DEPTH + 2 if getattr(state["hasher"], "queue", None) is not None else 1
             return write
 
         def write(block):
@@ -360,15 +358,16 @@ class ResumableTransfers:
             raise
 
 
-def pooled_blocks(response, size=BLOCK_SIZE):
+def pooled_blocks(response, buffers=QUEUE_DEPTH + 2, size=BLOCK_SIZE):
     """``response.readinto`` blocks as views of buffers reused in turn, for a transport's
-    ``write(block)``: the hashing thread reads a block after the writer has moved on, so blocks
-    rotate through a pool larger than what the thread can hold (its queue plus the block it is
-    hashing); a buffer is refilled only after the thread has finished with it."""
+    ``write(block)`` (whose ``buffers`` attribute, when set, says how many it needs): a hashing
+    thread reads a block after the writer has moved on, so blocks rotate through a pool larger
+    than what the thread can hold (its queue plus the block it is hashing); a buffer is refilled
+    only after the thread has finished with it. Without a thread one buffer does."""
     pool = []
     turn = 0
     while True:
-        if len(pool) < QUEUE_DEPTH + 2:  # allocated as needed: a small file needs one or two
+        if len(pool) < buffers:  # allocated as needed: a small file needs one or two
             pool.append(bytearray(size))
         buffer = pool[turn % len(pool)]
         turn += 1

@@ -6,6 +6,7 @@ import ssl
 import urllib.error
 import urllib.request
 
+from lwr.lwr_client.digests import QUEUE_DEPTH
 from lwr.lwr_client.transport.base import (
     BLOCK_SIZE,
     AtomicDownload,
@@ -107,7 +108,7 @@ class UrllibTransport(ResumableTransfers, Transport):
                     answer.body = response.read()
                     return answer
                 write = receive(answer)
-                for block in pooled_blocks(response):
+                for block in pooled_blocks(response, getattr(write, "buffers", QUEUE_DEPTH + 2)):
                     write(block)
                     received += len(block)
             except (ConnectionError, socket.timeout, http.client.HTTPException) as error:
