@@ -98,7 +98,7 @@ class HttpLwrInterface(LwrInterface):
                 if commit is None:
                     keep = {k: args[k] for k in ("job_id", "name", "type") if k in args}
                     return self.url("upload_offset", dict(keep, upload_id=upload_id))
-                extra = {"upload_id": upload_id}
+                extra = {"upload_id": upload_id} if upload_id is not None else {}  # None: one-shot
                 if commit:
                     extra["commit"] = "true"
                 return self.url("upload_file", dict(args, **extra))

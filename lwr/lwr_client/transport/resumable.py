@@ -152,7 +152,22 @@ class ResumableTransfers:
     # -- uploads -------------------------------------------------------------------------------
     def upload_resumable(self, urls, path: str) -> bytes:
         """Upload ``path``; ``urls(upload_id, commit)`` gives the upload URL and
-        ``urls(upload_id, None)`` the offset URL. Returns the body of the final answer."""
+        ``urls(upload_id, None)`` the offset URL (``urls(None, False)``: a one-shot upload's).
+        Returns the body of the final answer."""
+        if not self.verify and os.path.getsize(path) < THREAD_THRESHOLD:
+            # Nothing to verify and little to send again: one request, as a 2014 client sends
+            # it (a retry sends the whole small file again instead of resuming it).
+            url = urls(None, False)
+            size = os.path.getsize(path)
+            progress = self._progress(path, "upload")
+            headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+            answer = self.retry.call(lambda: self._exchange(url, "POST", self._blocks(path, 0, size, _Known(), progress),
+                                                            headers), "POST", url)
+            if answer.status != 200:
+                raise http_error("POST", url, answer.status, "", answer.body)
+            if progress is not None:
+                progress(size, size)
+            return answer.body
         for attempt in range(self.verify_attempts):
             upload_id = uuid.uuid4().hex
             answer, local, remote = self._upload_once(urls, path, upload_id)
