@@ -90,7 +90,9 @@ def upload(port, path, source):
     return size / elapsed / 2 ** 20
 
 
-def download(port, path, expected_size):
+def download(port, path, expected_size, into=None):
+    """MiB/s of a plain GET, the body kept in memory or, with ``into``, written to that file (what
+    a staging client does; the reference for the client modes)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     started = time.perf_counter()
     connection.request("GET", path)
@@ -98,12 +100,19 @@ def download(port, path, expected_size):
     received = 0
     buffer = bytearray(4 * CHUNK)
     view = memoryview(buffer)
+    out = open(into, "wb") if into else None
     while True:
         count = response.readinto(view)
         if not count:
             break
+        if out is not None:
+            out.write(view[:count])
         received += count
+    if out is not None:
+        out.close()
     elapsed = time.perf_counter() - started
+    if into:
+        os.unlink(into)
     assert response.status == 200 and received == expected_size, (response.status, received)
     connection.close()
     return received / elapsed / 2 ** 20
@@ -177,6 +186,15 @@ def main(argv=None):
             rss.join()
             report = _print_results(args, results, rss.peak)
             reference = results["reference"]
+            if args.verify or args.cut_at:
+                # The client modes write what they download to disk: so does their reference.
+                to_disk = []
+                for index in range(args.repeat):
+                    os.sync()
+                    to_disk.append(download(ref_port, "/upload0", size, into=os.path.join(work, "ref.back")))
+                reference = (reference[0], max(to_disk))
+                print("reference download to disk %8.1f MiB/s (the client modes' download reference)" % reference[1])
+                report["ref_down_to_disk"] = reference[1]
             if args.verify:
                 report.update(run_verify(args.verify, lwr.url, lwr.private_key, source, work, args.repeat,
                                          reference))

@@ -57,9 +57,12 @@ def _timed(step):
 
 
 def _up_and_down(client, source, work, name):
+    """Each transfer after a sync, so write-back of earlier runs' files does not slow this one."""
     size = os.path.getsize(source)
+    os.sync()
     up = _timed(lambda: client.put_file(source, "output", name=name))
     back = os.path.join(work, name + ".back")
+    os.sync()
     down = _timed(lambda: client.fetch_output(back, name=name))
     if os.path.getsize(back) != size:
         raise AssertionError("%s came back with %d bytes, not %d" % (name, os.path.getsize(back), size))
@@ -69,7 +72,7 @@ def _up_and_down(client, source, work, name):
 
 def run_verify(mode, lwr_url, token, source, work, repeat, reference):
     """Client staging MiB/s with verification ``on``, ``off`` or ``both``; ratios to ``reference``
-    (``(raw upload, raw download)`` MiB/s measured in the same run)."""
+    (``(raw upload, raw download to disk)`` MiB/s measured in the same run)."""
     if not verify_available():
         print("verify               verification not available (this LWR client's transports have no "
               "verify option)")
