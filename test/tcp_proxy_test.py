@@ -37,20 +37,7 @@ class EarlyAnswer(threading.Thread):
 
 def _send_until_refused(port, seconds):
     """Send zeros until the connection fails; the time that took (None: still sending)."""
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.settimeout(seconds)
-    block = bytes(MIB)
-    started = time.monotonic()
-    try:
-        while time.monotonic() - started < seconds:
-            sock.sendall(block)
-    except socket.timeout:
-        return None
-    except OSError:
-        return time.monotonic() - started
-    finally:
-        sock.close()
-    return None
+    return _send_until_refused_on(socket.create_connection(("127.0.0.1", port)), seconds)
 
 
 @pytest.mark.parametrize("proxy_class", [TcpProxy, FaultyProxy])
@@ -100,14 +87,18 @@ def test_a_cut_refuses_the_client_and_leaves_the_server_side_as_asked(how):
 
 
 def _send_until_refused_on(sock, seconds):
+    """Send zeros on ``sock`` until it fails; the time that took (None: still sending after
+    ``seconds``). Closes ``sock``."""
     sock.settimeout(seconds)
+    block = bytes(MIB)
     started = time.monotonic()
     try:
-        while True:
-            sock.sendall(bytes(MIB))
+        while time.monotonic() - started < seconds:
+            sock.sendall(block)
     except socket.timeout:
         return None
     except OSError:
         return time.monotonic() - started
     finally:
         sock.close()
+    return None
