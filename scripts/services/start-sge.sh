@@ -16,7 +16,10 @@ queue_ready() {
 
 configured() { qconf -sconf 2>/dev/null | grep -q 'accounting_flush_time=00:00:00'; }
 
-if command -v qstat >/dev/null && [ -f "$SGE_ROOT/$SGE_CELL/common/act_qmaster" ] && queue_ready && configured; then
+# (The execd's pid is checked too: for minutes after an execd dies the qmaster still shows its
+# last load report, so the queue looks ready while no job would ever start.)
+if command -v qstat >/dev/null && [ -f "$SGE_ROOT/$SGE_CELL/common/act_qmaster" ] && queue_ready && configured \
+    && pid_alive /var/run/gridengine/execd.pid; then
   log "already up"
   exit 0
 fi
