@@ -19,7 +19,8 @@ answers no digest (Pulsar, LWR 0.2.0) is not verified, and a server that keeps n
 writes a one-shot upload whole) is simply sent the whole file again.
 
 A transport built with ``verify=False`` (or a destination's ``verify_transfers = false``)
-hashes nothing: transfers still resume, and the server's digests are not compared.
+hashes nothing and compares nothing: files from ``THREAD_THRESHOLD`` on still resume, smaller
+ones go in one plain request (sent whole again after a cut).
 
 The control flow lives here once; a transport supplies one primitive, :meth:`ResumableTransfers._exchange`
 (one request with a streamed body and a streamed answer): ``urllib`` in
@@ -161,8 +162,10 @@ class ResumableTransfers:
             size = os.path.getsize(path)
             progress = self._progress(path, "upload")
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
-            answer = self.retry.call(lambda: self._exchange(url, "POST", self._blocks(path, 0, size, _Known(), progress),
-                                                            headers), "POST", url)
+            def once():
+                return self._exchange(url, "POST", self._blocks(path, 0, size, _Known(), progress), headers)
+
+            answer = self.retry.call(once, "POST", url)
             if answer.status != 200:
                 raise http_error("POST", url, answer.status, "", answer.body)
             if progress is not None:
