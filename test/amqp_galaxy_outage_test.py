@@ -35,22 +35,29 @@ def _check_retries_logged(daemon, method):
     return lines
 
 
-def test_galaxy_down_90_s_while_staging_in(mq_env, tmp_path):
-    daemon, client_manager, files = mq_env()
-    files.stop()  # Galaxy restarting: nothing listens on its port
-    job = CopyJob(tmp_path, 4101, size=3 * 1024 * 1024 + 7, sleep=0.2)
-    stopped = time.monotonic()
-    job.submit(client_manager, daemon.staging_directory, files.url)
-    wait_for(lambda: _retry_lines(daemon, "GET"), 30, message="the server to retry fetching the input")
-    assert _phase(daemon.staging_directory, job.job_id) == "staging in"
-    time.sleep(max(0.0, 90 - (time.monotonic() - stopped)))
+def _ride_out(daemon, client_manager, files, tmp_path, job, method, stopped, outage, phase):
+    """Galaxy's files API has been down since ``stopped``: the server retries its ``method``
+    requests, the job waits in ``phase`` until ``outage`` seconds have passed, and completes
+    once Galaxy is back. The retry lines logged."""
+    wait_for(lambda: _retry_lines(daemon, method), 30, message="the server to retry its %s requests" % method)
+    time.sleep(max(0.0, outage - (time.monotonic() - stopped)))
+    assert _phase(daemon.staging_directory, job.job_id) == phase
     assert not client_manager.terminal(job.job_id), "the job ended during the outage"
     galaxy = _restart_galaxy(files, tmp_path)
     try:
         assert_exactly_one_complete(client_manager, [job], timeout=60)
     finally:
         galaxy.stop()
-    lines = _check_retries_logged(daemon, "GET")
+    return _check_retries_logged(daemon, method)
+
+
+def test_galaxy_down_90_s_while_staging_in(mq_env, tmp_path):
+    daemon, client_manager, files = mq_env()
+    files.stop()  # Galaxy restarting: nothing listens on its port
+    job = CopyJob(tmp_path, 4101, size=3 * 1024 * 1024 + 7, sleep=0.2)
+    stopped = time.monotonic()
+    job.submit(client_manager, daemon.staging_directory, files.url)
+    lines = _ride_out(daemon, client_manager, files, tmp_path, job, "GET", stopped, 90, "staging in")
     assert "of the 180 s retry budget left" in lines[0]  # the default budget
     print("staging in: %d retries logged over the 90 s outage" % len(lines))
 
@@ -63,15 +70,6 @@ def test_galaxy_down_while_staging_out_with_a_budget_from_server_ini(mq_env, tmp
     wait_for(lambda: _phase(daemon.staging_directory, job.job_id) == "running", 30, message="the job to run")
     files.stop()
     stopped = time.monotonic()
-    wait_for(lambda: _retry_lines(daemon, "POST"), 30, message="the server to retry sending the output")
-    time.sleep(max(0.0, 30 - (time.monotonic() - stopped)))
-    assert _phase(daemon.staging_directory, job.job_id) == "staging out"
-    assert not client_manager.terminal(job.job_id), "the job ended during the outage"
-    galaxy = _restart_galaxy(files, tmp_path)
-    try:
-        assert_exactly_one_complete(client_manager, [job], timeout=60)
-    finally:
-        galaxy.stop()
-    lines = _check_retries_logged(daemon, "POST")
+    lines = _ride_out(daemon, client_manager, files, tmp_path, job, "POST", stopped, 30, "staging out")
     assert "of the 75 s retry budget left" in lines[0]
     assert all(float(line.split("retrying in ")[1].split(" s")[0]) <= 4 for line in lines)
