@@ -155,11 +155,11 @@ class ResumableTransfers:
         """Upload ``path``; ``urls(upload_id, commit)`` gives the upload URL and
         ``urls(upload_id, None)`` the offset URL (``urls(None, False)``: a one-shot upload's).
         Returns the body of the final answer."""
-        if not self.verify and os.path.getsize(path) < THREAD_THRESHOLD:
+        size = os.path.getsize(path)
+        if not self.verify and size < THREAD_THRESHOLD:
             # Nothing to verify and little to send again: one request, as a 2014 client sends
             # it (a retry sends the whole small file again instead of resuming it).
             url = urls(None, False)
-            size = os.path.getsize(path)
             progress = self._progress(path, "upload")
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
             def once():
